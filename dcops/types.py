@@ -21,7 +21,7 @@ DEVICE_CLASSES: Final = frozenset({UPS, PDU, COOLING, ENV, LEAK, SMOKE, DOOR, SW
 UNITS: Final = frozenset(
     {
         "celsius", "percent", "volts", "amperes", "watts", "voltamperes", "hertz",
-        "seconds", "rpm", "kilowatthours", "cfm", "pascals", "ratio", "state", "count",
+        "seconds", "rpm", "joules", "kilowatthours", "cfm", "pascals", "ratio", "state", "count",
     }
 )
 

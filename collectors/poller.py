@@ -1,0 +1,193 @@
+"""The SNMP poller: every device on its interval, bounded concurrency, never a crash.
+
+A poll detects the device's profiles once (from sysObjectID, sysDescr and
+probe OIDs when the inventory says `auto`), GETs the profiles' scalars,
+walks their tables and turns the answers into Samples. Each poll ends in a
+PollReport (duration, up, samples, error) that is published with the
+samples to every output; a device that fails is `up 0` with its reason,
+and the cycle goes on. Clock, transport and outputs are passed in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from dcops.types import PollReport, Sample
+from inventory.model import Device, Inventory
+
+from .profile import (
+    SYS_UPTIME,
+    Profile,
+    detection_oids,
+    evaluate,
+    load_profiles,
+    select,
+)
+from .snmp import PysnmpTransport, SnmpError, SnmpTransport, Target, Value
+
+log = logging.getLogger(__name__)
+
+Publish = Callable[[PollReport, Sequence[Sample]], None]
+
+
+@dataclass
+class PollerSettings:
+    interval: float = 30.0
+    timeout: float = 2.0
+    retries: int = 1
+    concurrency: int = 32
+    max_repetitions: int = 25
+    # a poll that takes longer than this is abandoned (agent dribbling answers)
+    deadline: float = 20.0
+
+
+@dataclass
+class DeviceState:
+    profiles: list[Profile] = field(default_factory=list)
+    uptime: float | None = None
+    next_due: float = 0.0
+
+
+class Poller:
+    def __init__(
+        self,
+        inventory: Inventory,
+        *,
+        outputs: Sequence[Publish] = (),
+        settings: PollerSettings | None = None,
+        transport: SnmpTransport | None = None,
+        profiles: Mapping[str, Profile] | None = None,
+        clock: Callable[[], float] = time.time,
+        devices: Sequence[Device] | None = None,
+    ) -> None:
+        self.inventory = inventory
+        self.devices = list(devices if devices is not None else inventory.devices.values())
+        self.outputs = list(outputs)
+        self.settings = settings or PollerSettings()
+        self.transport = transport or PysnmpTransport()
+        self.profiles = dict(profiles if profiles is not None else load_profiles())
+        self.clock = clock
+        self.state: dict[str, DeviceState] = {d.name: DeviceState() for d in self.devices}
+        self._semaphore: asyncio.Semaphore | None = None
+
+    def target(self, device: Device) -> Target:
+        s = self.settings
+        return Target(device.host, device.port, device.snmp, timeout=s.timeout, retries=s.retries,
+                      max_repetitions=s.max_repetitions)
+
+    async def detect(self, device: Device) -> tuple[list[Profile], Mapping[str, Value]]:
+        target = self.target(device)
+        if device.profile != "auto":
+            facts = await self.transport.get(target, [SYS_UPTIME])
+            return [self.profiles[device.profile]], facts
+        candidates = list(self.profiles.values())
+        facts = await self.transport.get(target, detection_oids(candidates))
+        prefixes: set[str] = set()
+        for prefix in {p for c in candidates for p in c.has_oid_prefix}:
+            if await self._first_under(target, prefix):
+                prefixes.add(prefix)
+        chosen = select(candidates, facts, prefixes)
+        if not chosen:
+            raise SnmpError(f"no profile matches sysObjectID {facts.get('1.3.6.1.2.1.1.2.0')} "
+                            f"({str(facts.get('1.3.6.1.2.1.1.1.0') or '')[:60]!r})")
+        return chosen, facts
+
+    async def _first_under(self, target: Target, prefix: str) -> bool:
+        return bool(await self.transport.walk(target, prefix))
+
+    async def poll_device(self, device: Device) -> tuple[PollReport, list[Sample]]:
+        """Poll one device; never raises (a failure is a report with up=False)."""
+        started = time.monotonic()
+        ts = self.clock()
+        state = self.state.setdefault(device.name, DeviceState())
+        try:
+            samples = await asyncio.wait_for(self._poll(device, state, ts), self.settings.deadline)
+            report = PollReport(device.name, ts, True, time.monotonic() - started, len(samples),
+                                profiles=tuple(p.name for p in state.profiles))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # every failure is a report, never a stopped cycle
+            reason = _reason(exc, self.settings.deadline)
+            state.profiles = []  # re-detect next time: the agent may have changed
+            samples = []
+            report = PollReport(device.name, ts, False, time.monotonic() - started, 0, error=reason)
+        return report, samples
+
+    async def _poll(self, device: Device, state: DeviceState, ts: float) -> list[Sample]:
+        target = self.target(device)
+        if not state.profiles:
+            state.profiles, _ = await self.detect(device)
+        scalars: list[str] = [SYS_UPTIME]
+        walks: list[str] = []
+        for p in state.profiles:
+            scalars += [o for o in p.scalars if o not in scalars]
+            walks += [w for w in p.walks if w not in walks]
+        values = await self.transport.get(target, scalars)
+        uptime = values.get(SYS_UPTIME)
+        if isinstance(uptime, int):
+            if state.uptime is not None and uptime < state.uptime:
+                log.info("%s: agent restarted (sysUpTime went back)", device.name)
+            state.uptime = uptime
+        walked = {root: await self.transport.walk(target, root) for root in walks}
+        samples: list[Sample] = []
+        for p in state.profiles:
+            samples += evaluate(p, device.name, values, walked, ts)
+        return samples
+
+    def _publish(self, report: PollReport, samples: Sequence[Sample]) -> None:
+        for publish in self.outputs:
+            try:
+                publish(report, samples)
+            except Exception:  # one broken output must not stop the others
+                log.exception("output %r failed for %s", publish, report.device)
+
+    async def poll_once(self) -> list[tuple[PollReport, list[Sample]]]:
+        """Poll every device once, at most `concurrency` at a time; publish each result."""
+        sem = asyncio.Semaphore(self.settings.concurrency)
+
+        async def one(device: Device) -> tuple[PollReport, list[Sample]]:
+            async with sem:
+                result = await self.poll_device(device)
+            self._publish(*result)
+            return result
+
+        return list(await asyncio.gather(*(one(d) for d in self.devices)))
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll each device on its own interval until `stop` is set."""
+        sem = asyncio.Semaphore(self.settings.concurrency)
+        running: dict[str, asyncio.Task[None]] = {}
+
+        async def one(device: Device) -> None:
+            async with sem:
+                result = await self.poll_device(device)
+            self._publish(*result)
+
+        while not stop.is_set():
+            now = self.clock()
+            for device in self.devices:
+                st = self.state[device.name]
+                busy = device.name in running and not running[device.name].done()
+                if now >= st.next_due and not busy:
+                    st.next_due = now + (device.interval or self.settings.interval)
+                    running[device.name] = asyncio.create_task(one(device))
+            due = min(self.state[d.name].next_due for d in self.devices) if self.devices else now + 1
+            try:
+                await asyncio.wait_for(stop.wait(), max(0.05, min(1.0, due - self.clock())))
+            except asyncio.TimeoutError:
+                pass
+        for task in running.values():
+            task.cancel()
+        await asyncio.gather(*running.values(), return_exceptions=True)
+
+
+def _reason(exc: BaseException, deadline: float) -> str:
+    if isinstance(exc, asyncio.TimeoutError):
+        return f"poll exceeded its {deadline:g} s deadline"
+    if isinstance(exc, SnmpError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"

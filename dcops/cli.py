@@ -1,0 +1,137 @@
+"""The `dcops` command.
+
+Exit codes: 0 success; 1 a user error (ClickException) or a device that did
+not answer; 2 a usage error or an invalid inventory (every error listed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import click
+
+from dcops.secrets import SecretStore
+from dcops.settings import Settings
+
+INVALID = 2
+
+
+def _load(inventory_dir: Path, secrets: Path | None):  # type: ignore[no-untyped-def]
+    """Load profiles and the inventory; on errors print them all and exit 2."""
+    from collectors.profile import load_profiles
+    from inventory import InventoryError, load_inventory
+
+    try:
+        profiles = load_profiles()
+        store = SecretStore.from_file(secrets) if secrets else None
+        return load_inventory(inventory_dir, secrets=store, profiles=profiles), profiles
+    except InventoryError as exc:
+        for err in exc.errors:
+            click.echo(str(err), err=True)
+        click.echo(f"{len(exc.errors)} error(s) in {inventory_dir}", err=True)
+        sys.exit(INVALID)
+
+
+inventory_option = click.option(
+    "--inventory", "inventory_dir", type=click.Path(file_okay=False, path_type=Path),
+    default=None, help="Inventory directory (default: $DCOPS_INVENTORY or the reference site).")
+secrets_option = click.option(
+    "--secrets", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="Secrets file (default: $DCOPS_SECRETS or <inventory>/secrets.yml).")
+
+
+@click.group()
+@click.version_option(package_name="dcops")
+def main() -> None:
+    """dcops: machine-room and extranet operations for a government data center."""
+
+
+@main.group()
+def inventory() -> None:
+    """Inspect and validate the inventory."""
+
+
+@inventory.command("check")
+@click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
+@secrets_option
+def inventory_check(directory: Path | None, secrets: Path | None) -> None:
+    """Validate DIRECTORY: exit 0 when valid, 2 with every error listed when not."""
+    settings = Settings.from_env()
+    directory = directory or settings.inventory
+    inv, _ = _load(directory, secrets or settings.secrets)
+    active = sum(1 for r in inv.racks.values() if r.in_use)
+    click.echo(f"{directory}: valid — site {inv.site.slug}, {len(inv.locations)} room(s), "
+               f"{len(inv.racks)} racks ({active} in use), {len(inv.feeds)} power feeds, "
+               f"{len(inv.devices)} devices")
+
+
+@main.command()
+@click.option("--once", is_flag=True, required=True, help="Poll every device once and exit.")
+@inventory_option
+@secrets_option
+@click.option("--store", "store_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the samples to this store.")
+@click.option("--timeout", type=click.FloatRange(0.1, 60), default=2.0, show_default=True)
+@click.option("--retries", type=click.IntRange(0, 10), default=1, show_default=True)
+@click.option("--concurrency", type=click.IntRange(1, 1000), default=32, show_default=True)
+def poll(once: bool, inventory_dir: Path | None, secrets: Path | None, store_path: Path | None,
+         timeout: float, retries: int, concurrency: int) -> None:
+    """Poll every device once; one line per device, then a summary.
+
+    Exits 0 when every device answered, 1 when any did not.
+    """
+    import time
+
+    from collectors.poller import Poller, PollerSettings
+    from outputs.store import Store
+
+    settings = Settings.from_env()
+    inv, profiles = _load(inventory_dir or settings.inventory, secrets or settings.secrets)
+    outputs = []
+    if store_path is not None:
+        outputs.append(Store(store_path).publish)
+    poller = Poller(inv, outputs=outputs, profiles=profiles,
+                    settings=PollerSettings(timeout=timeout, retries=retries, concurrency=concurrency))
+    started = time.monotonic()
+    results = asyncio.run(_poll_once(poller))
+    elapsed = time.monotonic() - started
+    width = max((len(r.device) for r, _ in results), default=10)
+    for report, _ in sorted(results, key=lambda x: x[0].device):
+        if report.up:
+            click.echo(f"{report.device:<{width}}  up    {report.samples:4d} samples  "
+                       f"{report.duration * 1000:7.1f} ms  {','.join(report.profiles)}")
+        else:
+            click.echo(f"{report.device:<{width}}  DOWN  {report.duration * 1000:7.1f} ms  {report.error}")
+    up = sum(1 for r, _ in results if r.up)
+    total_samples = sum(r.samples for r, _ in results)
+    click.echo(f"{up}/{len(results)} devices answered, {total_samples} samples in {elapsed:.2f} s")
+    sys.exit(0 if up == len(results) else 1)
+
+
+async def _poll_once(poller):  # type: ignore[no-untyped-def]
+    try:
+        return await poller.poll_once()
+    finally:
+        poller.transport.close()
+
+
+@main.command()
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True,
+              help="Panel port on 127.0.0.1.")
+@click.option("--snmp-port", type=click.IntRange(1024, 65535), default=None,
+              help="Serve the virtual room on this UDP port instead of the inventory's.")
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=Path("var/demo"),
+              show_default=True, help="Recordings, logs and the store of the demo.")
+@click.option("--interval", type=click.FloatRange(1, 3600), default=10.0, show_default=True,
+              help="Poll interval in seconds.")
+def demo(port: int, snmp_port: int | None, workdir: Path, interval: float) -> None:
+    """Run the virtual machine room, the poller, the store and the panel; Ctrl-C stops all."""
+    from dcops.demo import run_demo
+
+    run_demo(port=port, snmp_port=snmp_port, workdir=workdir, interval=interval)
+
+
+if __name__ == "__main__":
+    main()
