@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections import defaultdict
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
-from dcops.secrets import Secret, SecretStore
+from dcops.secrets import Secret, SecretStore, env_name
 from dcops.types import DEVICE_CLASSES
 
 from .model import (
@@ -37,7 +38,7 @@ from .model import (
     SnmpCredentials,
     Utility,
 )
-from .strict import InventoryError, LoadError, Reader
+from .strict import TAG_NULL, InventoryError, LoadError, Reader, describe
 
 SECRETS_FILE = "secrets.yml"
 HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
@@ -64,6 +65,8 @@ class Draft:
     feeds: list[Placed] = field(default_factory=list)
     devices: list[Placed] = field(default_factory=list)
     secret_refs: list[tuple[str, Reader, yaml.Node, str]] = field(default_factory=list)
+    # names whose definition had an error, by kind: references to them report nothing more
+    invalid: defaultdict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
 
 
 def parse_address(value: str) -> tuple[str, int] | None:
@@ -121,6 +124,8 @@ def read_locations(r: Reader, node: yaml.Node, d: Draft) -> None:
         if name and area and rows and cols:
             loc = Location(name=name, label=label or name, area_m2=area, rows=rows, columns=cols)
             d.locations.append(Placed(loc, r, item, p))
+        elif name:
+            d.invalid["location"].add(name)
 
 
 def read_racks(r: Reader, node: yaml.Node, d: Draft) -> None:
@@ -143,6 +148,8 @@ def read_racks(r: Reader, node: yaml.Node, d: Draft) -> None:
         if all(v is not None for v in vals.values()) and u is not None and kw is not None:
             rack = Rack(u_height=u, power_budget_kw=kw, label=label or "", **vals)  # type: ignore[arg-type]
             d.racks.append(Placed(rack, r, item, p))
+        elif vals["name"]:
+            d.invalid["rack"].add(vals["name"])  # type: ignore[arg-type]
 
 
 def read_power(r: Reader, node: yaml.Node, d: Draft) -> None:
@@ -170,6 +177,8 @@ def read_power(r: Reader, node: yaml.Node, d: Draft) -> None:
         label = r.string(pm["label"], f"{p}.label") if "label" in pm else ""
         if name and loc and ups:
             d.panels.append(Placed(PowerPanel(name, loc, ups, label or ""), r, item, p))
+        elif name:
+            d.invalid["power panel"].add(name)
     keys = {"name", "panel", "rack", "side", "voltage", "phase", "breaker_amperes"}
     for i, item in enumerate(r.sequence(m.get("feeds", yaml.SequenceNode("", [])), "power.feeds")):
         p = f"power.feeds[{i}]"
@@ -188,6 +197,8 @@ def read_power(r: Reader, node: yaml.Node, d: Draft) -> None:
         }
         if all(v is not None for v in vals.values()):
             d.feeds.append(Placed(PowerFeed(**vals), r, item, p))  # type: ignore[arg-type]
+        elif vals["name"]:
+            d.invalid["power feed"].add(vals["name"])  # type: ignore[arg-type]
 
 
 def read_secret_ref(r: Reader, node: yaml.Node, path: str, d: Draft) -> str | None:
@@ -220,7 +231,11 @@ def read_snmp(r: Reader, node: yaml.Node, path: str, d: Draft) -> SnmpDraft | No
     vnode = m["version"]
     version = str(vnode.value) if isinstance(vnode, yaml.ScalarNode) else ""
     if version not in SNMP_VERSIONS:
-        r.error(vnode, f"{path}.version", f"{version or describe_node(vnode)!r} is not one of: 1, 2c, 3")
+        choices = ", ".join(SNMP_VERSIONS)
+        if version and vnode.tag != TAG_NULL:
+            r.error(vnode, f"{path}.version", f"{version!r} is not one of: {choices}")
+        else:
+            r.error(vnode, f"{path}.version", f"expected one of: {choices}, got {describe(vnode)}")
         return None
     s = SnmpDraft(version=version)
     if version in ("1", "2c"):
@@ -249,10 +264,6 @@ def read_snmp(r: Reader, node: yaml.Node, path: str, d: Draft) -> SnmpDraft | No
         s.priv_protocol = (r.string(m["priv_protocol"], f"{path}.priv_protocol", choices=PRIV_PROTOCOLS)
                            if "priv_protocol" in m else "AES") or ""
     return s
-
-
-def describe_node(node: yaml.Node) -> str:
-    return "a mapping" if isinstance(node, yaml.MappingNode) else "a list"
 
 
 DEVICE_KEYS = {"name", "class", "address", "snmp", "profile", "location", "rack", "position",
@@ -292,6 +303,8 @@ def read_devices(r: Reader, node: yaml.Node, d: Draft) -> None:
         if rack is not None and "position" not in m:
             r.error(item, f"{p}.position", "missing required key for a device in a rack")
         if not (name and cls and addr and snmp and profile and u_height):
+            if name:
+                d.invalid["device"].add(name)
             continue
         dev = Device(name=name, device_class=cls, host=addr[0], port=addr[1],
                      snmp=SnmpCredentials(version=snmp.version), profile=profile,
@@ -327,9 +340,15 @@ def unique(items: list[Placed], kind: str, errors: list[LoadError]) -> dict[str,
     return out
 
 
-def ref(pl: Placed, key: str, value: str | None, known: Collection[str], kind: str) -> bool:
+def ref(
+    pl: Placed, key: str, value: str | None, known: Collection[str], kind: str,
+    invalid: Collection[str] = (),
+) -> bool:
+    """Report a reference to an undefined name; one whose definition failed was reported there."""
     if value is None or value in known:
         return True
+    if value in invalid:
+        return False
     node = pl.node
     if isinstance(node, yaml.MappingNode):
         for k, v in node.value:
@@ -353,24 +372,36 @@ def load_inventory(
     directory = Path(directory)
     errors: list[LoadError] = []
     draft = Draft()
-    files = sorted(p for p in directory.glob("*.yml") if p.name != SECRETS_FILE)
     if not directory.is_dir():
-        raise InventoryError([LoadError(str(directory), 0, "(directory)", "no such directory")])
+        problem = "not a directory" if directory.exists() else "no such directory"
+        raise InventoryError([LoadError(str(directory), 0, "(directory)", problem)])
+    files = sorted(p for p in directory.glob("*.yml") if p.name != SECRETS_FILE)
     if not files:
-        raise InventoryError([LoadError(str(directory), 0, "(directory)", "no *.yml files")])
+        raise InventoryError([LoadError(str(directory), 0, "(directory)",
+                                        f"no inventory files (*.yml besides {SECRETS_FILE})")])
     seen: dict[str, str] = {}
+    unreadable = False
     for path in files:
         r = Reader(path, errors)
-        root = r.compose(path.read_text(encoding="utf-8"))
-        if root is None:
+        before = len(errors)
+        text = _read_text(path, r)
+        root = r.compose(text) if text is not None else None
+        if root is None:  # not UTF-8, not YAML (an error each), or empty
+            unreadable = unreadable or len(errors) > before
             continue
-        top = r.mapping(root, "", SECTIONS.keys())
+        if not isinstance(root, yaml.MappingNode):
+            unreadable = True
+        top = r.mapping(root, "", SECTIONS.keys(), noun="section")
         for key, node in (top or {}).items():
             if key in seen:
                 r.error(node, key, f"section already defined in {seen[key]}")
                 continue
             seen[key] = str(path)
             SECTIONS[key](r, node, draft)
+    if unreadable:
+        # which names the unreadable file defines is unknown: cross-checks would only add noise
+        errors.sort(key=lambda e: (e.file, e.line))
+        raise InventoryError(errors)
     if draft.site is None and "site" not in seen:
         errors.append(LoadError(str(directory), 0, "site", "missing required section"))
 
@@ -380,44 +411,49 @@ def load_inventory(
     feeds = unique(draft.feeds, "power feed", errors)
     devices = unique(draft.devices, "device", errors)
 
+    invalid = draft.invalid
     for pl in racks.values():
         rack: Rack = pl.obj  # type: ignore[assignment]
-        if ref(pl, "location", rack.location, locations, "location"):
+        if ref(pl, "location", rack.location, locations, "location", invalid["location"]):
             loc: Location = locations[rack.location].obj  # type: ignore[assignment]
             if rack.row > loc.rows or rack.column > loc.columns:
-                pl.reader.error(pl.node, f"{pl.path}.row",
+                key = "row" if rack.row > loc.rows else "column"
+                pl.reader.error(_value_node(pl.node, key), f"{pl.path}.{key}",
                                 f"row {rack.row}, column {rack.column} is outside {loc.name}'s "
-                                f"{loc.rows}x{loc.columns} floor grid")
+                                f"floor grid of {loc.rows} rows x {loc.columns} columns")
     grid: dict[tuple[str, int, int], str] = {}
     for pl in racks.values():
         rack = pl.obj  # type: ignore[assignment]
         spot = (rack.location, rack.row, rack.column)
         if spot in grid:
-            pl.reader.error(pl.node, f"{pl.path}.column",
+            pl.reader.error(_value_node(pl.node, "column"), f"{pl.path}.column",
                             f"floor position row {rack.row}, column {rack.column} is taken by {grid[spot]}")
         grid[spot] = rack.name
     for pl in panels.values():
-        ref(pl, "location", pl.obj.location, locations, "location")  # type: ignore[attr-defined]
-        ref(pl, "ups", pl.obj.ups, devices, "device")  # type: ignore[attr-defined]
+        ref(pl, "location", pl.obj.location, locations, "location", invalid["location"])  # type: ignore[attr-defined]
+        ref(pl, "ups", pl.obj.ups, devices, "device", invalid["device"])  # type: ignore[attr-defined]
     for pl in feeds.values():
-        ref(pl, "panel", pl.obj.panel, panels, "power panel")  # type: ignore[attr-defined]
-        ref(pl, "rack", pl.obj.rack, racks, "rack")  # type: ignore[attr-defined]
+        ref(pl, "panel", pl.obj.panel, panels, "power panel", invalid["power panel"])  # type: ignore[attr-defined]
+        ref(pl, "rack", pl.obj.rack, racks, "rack", invalid["rack"])  # type: ignore[attr-defined]
 
-    store = secrets if secrets is not None else SecretStore.from_file(directory / SECRETS_FILE)
+    store = secrets if secrets is not None else _secret_store(directory / SECRETS_FILE, errors)
     for name, r, node, path in draft.secret_refs:
-        if name not in store:
-            r.error(node, path, f"secret {name!r} is not defined (secrets file or DCOPS_SECRET_*)")
+        if store is not None and name not in store:
+            r.error(node, path, f"secret {name!r} is not defined "
+                                f"(add it to the secrets file or set {env_name(name)})")
 
     occupied: dict[tuple[str, int], str] = {}
     resolved: dict[str, Device] = {}
     for pl in devices.values():
         dev, snmp = pl.obj  # type: ignore[misc]
         if profiles is not None and dev.profile != "auto" and dev.profile not in profiles:
-            ref(pl, "profile", dev.profile, profiles, "profile")
-        ref(pl, "location", dev.location or None, locations, "location")
-        ref(pl, "feed", dev.feed, feeds, "power feed")
+            pl.reader.error(_value_node(pl.node, "profile"), f"{pl.path}.profile",
+                            f"unknown profile {dev.profile!r} (known: "
+                            f"{', '.join(['auto', *sorted(profiles)])})")
+        ref(pl, "location", dev.location or None, locations, "location", invalid["location"])
+        ref(pl, "feed", dev.feed, feeds, "power feed", invalid["power feed"])
         location = dev.location
-        if dev.rack is not None and ref(pl, "rack", dev.rack, racks, "rack"):
+        if dev.rack is not None and ref(pl, "rack", dev.rack, racks, "rack", invalid["rack"]):
             rack = racks[dev.rack].obj  # type: ignore[assignment]
             location = location or rack.location
             if dev.position is not None and dev.position > 0:
@@ -438,7 +474,7 @@ def load_inventory(
                 pl.reader.error(_value_node(pl.node, "feed"), f"{pl.path}.feed",
                                 f"power feed {dev.feed!r} goes to rack "
                                 f"{feeds[dev.feed].obj.rack}, not {rack.name}")  # type: ignore[attr-defined]
-        creds = _resolve(snmp, store)
+        creds = _resolve(snmp, store) if store is not None else None
         if creds is not None:
             resolved[dev.name] = Device(**{**dev.__dict__, "snmp": creds, "location": location})
 
@@ -461,6 +497,31 @@ def _value_node(node: yaml.Node, key: str) -> yaml.Node:
             if k.value == key:
                 return v  # type: ignore[no-any-return]
     return node
+
+
+def _read_text(path: Path, r: Reader) -> str | None:
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        message = f"not UTF-8 text (byte 0x{data[exc.start]:02x}); save it as UTF-8"
+        r.errors.append(LoadError(r.file, line, "(file)", message))
+        return None
+
+
+def _secret_store(path: Path, errors: list[LoadError]) -> SecretStore | None:
+    """The default store; a broken file is an error that never quotes the file's values."""
+    try:
+        return SecretStore.from_file(path)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        errors.append(LoadError(str(path), mark.line + 1 if mark else 0, "(yaml)",
+                                f"not valid YAML: {exc.problem}"))
+    except (yaml.YAMLError, UnicodeDecodeError, ValueError):
+        errors.append(LoadError(str(path), 0, "(secrets)",
+                                "a secrets file is a UTF-8 YAML mapping of name: value"))
+    return None
 
 
 def _resolve(s: SnmpDraft, store: SecretStore) -> SnmpCredentials | None:

@@ -47,7 +47,12 @@ def describe(node: yaml.Node) -> str:
         return "a mapping"
     if isinstance(node, yaml.SequenceNode):
         return "a list"
-    return TYPE_NAMES.get(node.tag, node.tag) + f" ({node.value!r})"
+    if node.tag == TAG_NULL:
+        return "null"
+    if node.tag == TAG_STR:
+        return f"a string ({node.value!r})"
+    # not repr(): quotes around 4.5 would read as if it were a string
+    return f"{TYPE_NAMES.get(node.tag, node.tag)} ({node.value})"
 
 
 class Reader:
@@ -76,19 +81,24 @@ class Reader:
         path: str,
         allowed: Collection[str],
         required: Collection[str] = (),
+        *,
+        noun: str = "key",
     ) -> dict[str, yaml.Node] | None:
         if not isinstance(node, yaml.MappingNode):
-            self.error(node, path, f"expected a mapping, got {describe(node)}")
+            self.error(node, path or "(top level)", f"expected a mapping, got {describe(node)}")
             return None
         out: dict[str, yaml.Node] = {}
+        seen: dict[str, yaml.Node] = {}
         for knode, vnode in node.value:
             key = knode.value if isinstance(knode, yaml.ScalarNode) else str(knode)
             where = f"{path}.{key}" if path else str(key)
-            if key in out:
-                self.error(knode, where, "duplicate key")
+            if key in seen:
+                first = seen[key].start_mark.line + 1
+                self.error(knode, where, f"duplicate key (first at line {first})")
                 continue
+            seen[key] = knode
             if key not in allowed:
-                self.error(knode, where, f"unknown key (allowed: {', '.join(sorted(allowed))})")
+                self.error(knode, where, f"unknown {noun} (allowed: {', '.join(sorted(allowed))})")
                 continue
             out[key] = vnode
         for key in required:
@@ -134,7 +144,11 @@ class Reader:
         raw = self._scalar(node, path, (TAG_INT,), "an integer")
         if raw is None:
             return None
-        value = int(yaml.safe_load(raw))
+        try:  # an explicit `!!int one` carries the int tag but no number
+            value = int(yaml.safe_load(raw))
+        except (TypeError, ValueError, yaml.YAMLError):
+            self.error(node, path, f"expected an integer, got {raw!r}")
+            return None
         if not lo <= value <= hi:
             self.error(node, path, f"{value} is out of range {lo}..{hi}")
             return None
@@ -144,7 +158,11 @@ class Reader:
         raw = self._scalar(node, path, (TAG_INT, TAG_FLOAT), "a number")
         if raw is None:
             return None
-        value = float(yaml.safe_load(raw))
+        try:
+            value = float(yaml.safe_load(raw))
+        except (TypeError, ValueError, yaml.YAMLError):
+            self.error(node, path, f"expected a number, got {raw!r}")
+            return None
         if not lo <= value <= hi:
             self.error(node, path, f"{value:g} is out of range {lo:g}..{hi:g}")
             return None
