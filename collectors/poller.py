@@ -178,7 +178,7 @@ class Poller:
             due = min(self.state[d.name].next_due for d in self.devices) if self.devices else now + 1
             try:
                 await asyncio.wait_for(stop.wait(), max(0.05, min(1.0, due - self.clock())))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         for task in running.values():
             task.cancel()

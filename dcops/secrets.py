@@ -46,6 +46,12 @@ class Secret:
     def __reduce__(self) -> tuple[object, ...]:  # pickling would leak the value
         raise TypeError("a Secret cannot be pickled")
 
+    def __copy__(self) -> Secret:  # immutable: copies (and dataclasses.asdict) share it
+        return self
+
+    def __deepcopy__(self, memo: dict[int, object]) -> Secret:
+        return self
+
 
 def env_name(name: str) -> str:
     return "DCOPS_SECRET_" + re.sub(r"[^A-Za-z0-9]", "_", name).upper()

@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Generic, Protocol, TypeVar
 
 import yaml
 
@@ -41,29 +42,50 @@ from .model import (
 from .strict import TAG_NULL, InventoryError, LoadError, Reader, describe
 
 SECRETS_FILE = "secrets.yml"
-HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+HOSTNAME_RE = re.compile(rf"^(?=.{{1,253}}$){LABEL}(\.{LABEL})*$")
 DEFAULT_SNMP_PORT = 161
 
 
+class Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+T = TypeVar("T", bound=Named)
+
+
 @dataclass
-class Placed:
+class Placed(Generic[T]):
     """An object with where it came from, for cross-reference errors."""
 
-    obj: object
+    obj: T
     reader: Reader
     node: yaml.Node
     path: str
 
 
 @dataclass
+class DeviceDraft:
+    """A device before its secrets are resolved."""
+
+    device: Device
+    snmp: SnmpDraft
+
+    @property
+    def name(self) -> str:
+        return self.device.name
+
+
+@dataclass
 class Draft:
     site: Site | None = None
     utility: Utility | None = None
-    locations: list[Placed] = field(default_factory=list)
-    racks: list[Placed] = field(default_factory=list)
-    panels: list[Placed] = field(default_factory=list)
-    feeds: list[Placed] = field(default_factory=list)
-    devices: list[Placed] = field(default_factory=list)
+    locations: list[Placed[Location]] = field(default_factory=list)
+    racks: list[Placed[Rack]] = field(default_factory=list)
+    panels: list[Placed[PowerPanel]] = field(default_factory=list)
+    feeds: list[Placed[PowerFeed]] = field(default_factory=list)
+    devices: list[Placed[DeviceDraft]] = field(default_factory=list)
     secret_refs: list[tuple[str, Reader, yaml.Node, str]] = field(default_factory=list)
     # names whose definition had an error, by kind: references to them report nothing more
     invalid: defaultdict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
@@ -310,7 +332,7 @@ def read_devices(r: Reader, node: yaml.Node, d: Draft) -> None:
                      snmp=SnmpCredentials(version=snmp.version), profile=profile,
                      location=location or "", rack=rack, position=position, u_height=u_height,
                      feed=feed, rating=rating, interval=interval, label=label or "")
-        d.devices.append(Placed((dev, snmp), r, item, p))
+        d.devices.append(Placed(DeviceDraft(dev, snmp), r, item, p))
 
 
 Section = Callable[[Reader, yaml.Node, Draft], None]
@@ -325,11 +347,10 @@ SECTIONS: dict[str, Section] = {
 
 # ---------------------------------------------------------------- cross-checks
 
-def unique(items: list[Placed], kind: str, errors: list[LoadError]) -> dict[str, Placed]:
-    out: dict[str, Placed] = {}
+def unique(items: list[Placed[T]], kind: str) -> dict[str, Placed[T]]:
+    out: dict[str, Placed[T]] = {}
     for pl in items:
-        obj = pl.obj[0] if isinstance(pl.obj, tuple) else pl.obj
-        name = obj.name  # type: ignore[attr-defined]
+        name = pl.obj.name
         if name in out:
             first = out[name]
             pl.reader.error(pl.node, f"{pl.path}.name",
@@ -341,7 +362,7 @@ def unique(items: list[Placed], kind: str, errors: list[LoadError]) -> dict[str,
 
 
 def ref(
-    pl: Placed, key: str, value: str | None, known: Collection[str], kind: str,
+    pl: Placed[Any], key: str, value: str | None, known: Collection[str], kind: str,
     invalid: Collection[str] = (),
 ) -> bool:
     """Report a reference to an undefined name; one whose definition failed was reported there."""
@@ -405,17 +426,17 @@ def load_inventory(
     if draft.site is None and "site" not in seen:
         errors.append(LoadError(str(directory), 0, "site", "missing required section"))
 
-    locations = unique(draft.locations, "location", errors)
-    racks = unique(draft.racks, "rack", errors)
-    panels = unique(draft.panels, "power panel", errors)
-    feeds = unique(draft.feeds, "power feed", errors)
-    devices = unique(draft.devices, "device", errors)
+    locations = unique(draft.locations, "location")
+    racks = unique(draft.racks, "rack")
+    panels = unique(draft.panels, "power panel")
+    feeds = unique(draft.feeds, "power feed")
+    devices = unique(draft.devices, "device")
 
     invalid = draft.invalid
     for pl in racks.values():
-        rack: Rack = pl.obj  # type: ignore[assignment]
+        rack = pl.obj
         if ref(pl, "location", rack.location, locations, "location", invalid["location"]):
-            loc: Location = locations[rack.location].obj  # type: ignore[assignment]
+            loc = locations[rack.location].obj
             if rack.row > loc.rows or rack.column > loc.columns:
                 key = "row" if rack.row > loc.rows else "column"
                 pl.reader.error(_value_node(pl.node, key), f"{pl.path}.{key}",
@@ -423,57 +444,57 @@ def load_inventory(
                                 f"floor grid of {loc.rows} rows x {loc.columns} columns")
     grid: dict[tuple[str, int, int], str] = {}
     for pl in racks.values():
-        rack = pl.obj  # type: ignore[assignment]
+        rack = pl.obj
         spot = (rack.location, rack.row, rack.column)
         if spot in grid:
             pl.reader.error(_value_node(pl.node, "column"), f"{pl.path}.column",
                             f"floor position row {rack.row}, column {rack.column} is taken by {grid[spot]}")
         grid[spot] = rack.name
-    for pl in panels.values():
-        ref(pl, "location", pl.obj.location, locations, "location", invalid["location"])  # type: ignore[attr-defined]
-        ref(pl, "ups", pl.obj.ups, devices, "device", invalid["device"])  # type: ignore[attr-defined]
-    for pl in feeds.values():
-        ref(pl, "panel", pl.obj.panel, panels, "power panel", invalid["power panel"])  # type: ignore[attr-defined]
-        ref(pl, "rack", pl.obj.rack, racks, "rack", invalid["rack"])  # type: ignore[attr-defined]
+    for ppl in panels.values():
+        ref(ppl, "location", ppl.obj.location, locations, "location", invalid["location"])
+        ref(ppl, "ups", ppl.obj.ups, devices, "device", invalid["device"])
+    for fpl in feeds.values():
+        ref(fpl, "panel", fpl.obj.panel, panels, "power panel", invalid["power panel"])
+        ref(fpl, "rack", fpl.obj.rack, racks, "rack", invalid["rack"])
 
     store = secrets if secrets is not None else _secret_store(directory / SECRETS_FILE, errors)
-    for name, r, node, path in draft.secret_refs:
+    for name, r, node, where in draft.secret_refs:
         if store is not None and name not in store:
-            r.error(node, path, f"secret {name!r} is not defined "
+            r.error(node, where, f"secret {name!r} is not defined "
                                 f"(add it to the secrets file or set {env_name(name)})")
 
     occupied: dict[tuple[str, int], str] = {}
     resolved: dict[str, Device] = {}
-    for pl in devices.values():
-        dev, snmp = pl.obj  # type: ignore[misc]
+    for dpl in devices.values():
+        dev, snmp = dpl.obj.device, dpl.obj.snmp
         if profiles is not None and dev.profile != "auto" and dev.profile not in profiles:
-            pl.reader.error(_value_node(pl.node, "profile"), f"{pl.path}.profile",
+            dpl.reader.error(_value_node(dpl.node, "profile"), f"{dpl.path}.profile",
                             f"unknown profile {dev.profile!r} (known: "
                             f"{', '.join(['auto', *sorted(profiles)])})")
-        ref(pl, "location", dev.location or None, locations, "location", invalid["location"])
-        ref(pl, "feed", dev.feed, feeds, "power feed", invalid["power feed"])
+        ref(dpl, "location", dev.location or None, locations, "location", invalid["location"])
+        ref(dpl, "feed", dev.feed, feeds, "power feed", invalid["power feed"])
         location = dev.location
-        if dev.rack is not None and ref(pl, "rack", dev.rack, racks, "rack", invalid["rack"]):
-            rack = racks[dev.rack].obj  # type: ignore[assignment]
+        if dev.rack is not None and ref(dpl, "rack", dev.rack, racks, "rack", invalid["rack"]):
+            rack = racks[dev.rack].obj
             location = location or rack.location
             if dev.position is not None and dev.position > 0:
-                top = dev.position + dev.u_height - 1
-                if top > rack.u_height:
-                    pl.reader.error(_value_node(pl.node, "position"), f"{pl.path}.position",
-                                    f"U{dev.position}-U{top} does not fit rack {rack.name} "
+                highest = dev.position + dev.u_height - 1
+                if highest > rack.u_height:
+                    dpl.reader.error(_value_node(dpl.node, "position"), f"{dpl.path}.position",
+                                    f"U{dev.position}-U{highest} does not fit rack {rack.name} "
                                     f"(U1-U{rack.u_height})")
                 else:
-                    for u in range(dev.position, top + 1):
+                    for u in range(dev.position, highest + 1):
                         other = occupied.get((rack.name, u))
                         if other:
-                            pl.reader.error(_value_node(pl.node, "position"), f"{pl.path}.position",
+                            dpl.reader.error(_value_node(dpl.node, "position"), f"{dpl.path}.position",
                                             f"U{u} of rack {rack.name} is taken by {other}")
                             break
                         occupied[(rack.name, u)] = dev.name
-            if dev.feed is not None and dev.feed in feeds and feeds[dev.feed].obj.rack != rack.name:  # type: ignore[attr-defined]
-                pl.reader.error(_value_node(pl.node, "feed"), f"{pl.path}.feed",
-                                f"power feed {dev.feed!r} goes to rack "
-                                f"{feeds[dev.feed].obj.rack}, not {rack.name}")  # type: ignore[attr-defined]
+            feed_rack = feeds[dev.feed].obj.rack if dev.feed in feeds else rack.name
+            if feed_rack != rack.name:
+                dpl.reader.error(_value_node(dpl.node, "feed"), f"{dpl.path}.feed",
+                                f"power feed {dev.feed!r} goes to rack {feed_rack}, not {rack.name}")
         creds = _resolve(snmp, store) if store is not None else None
         if creds is not None:
             resolved[dev.name] = Device(**{**dev.__dict__, "snmp": creds, "location": location})
@@ -483,10 +504,10 @@ def load_inventory(
         raise InventoryError(errors)
     assert draft.site is not None
     inv = Inventory(site=draft.site, utility=draft.utility)
-    inv.locations = {k: v.obj for k, v in locations.items()}  # type: ignore[misc]
-    inv.racks = {k: v.obj for k, v in racks.items()}  # type: ignore[misc]
-    inv.panels = {k: v.obj for k, v in panels.items()}  # type: ignore[misc]
-    inv.feeds = {k: v.obj for k, v in feeds.items()}  # type: ignore[misc]
+    inv.locations = {k: v.obj for k, v in locations.items()}
+    inv.racks = {k: v.obj for k, v in racks.items()}
+    inv.panels = {k: v.obj for k, v in panels.items()}
+    inv.feeds = {k: v.obj for k, v in feeds.items()}
     inv.devices = resolved
     return inv
 
