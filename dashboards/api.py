@@ -1,0 +1,58 @@
+"""JSON for panel.js and for scripts: health (the liveness probe), overview, racks, one device."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from typing import Any
+
+from flask import Blueprint, abort, jsonify
+from flask.typing import ResponseReturnValue
+
+import dcops
+
+from . import fmt, summary
+from .data import _, get_inventory, get_snapshot, lang
+from .detail import device_view
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+log = logging.getLogger(__name__)
+
+
+def _stamp(body: dict[str, Any]) -> dict[str, Any]:
+    snap = get_snapshot()
+    return {"ts": snap.now, "time_text": fmt.when(snap.now, snap.inventory.site.timezone), **body}
+
+
+@bp.get("/health")
+def health() -> ResponseReturnValue:
+    """Always HTTP 200: `degraded` when a device is down or stale, or the store is unreadable."""
+    try:
+        snap = get_snapshot()
+    except Exception as exc:  # a liveness probe answers even when the store does not
+        log.exception("health: cannot read the store")
+        total = len(get_inventory().devices)
+        return jsonify(status="degraded", devices={"total": total, "up": 0, "down": 0,
+                                                   "stale": total},
+                       last_poll=None, version=dcops.__version__, error=str(exc))
+    counts = snap.counts
+    return jsonify(status=summary.health(counts), devices=asdict(counts),
+                   last_poll=snap.last_poll, version=dcops.__version__)
+
+
+@bp.get("/overview")
+def overview() -> ResponseReturnValue:
+    return jsonify(_stamp(asdict(summary.overview(get_snapshot(), lang()))))
+
+
+@bp.get("/racks")
+def racks() -> ResponseReturnValue:
+    return jsonify(_stamp({"racks": [asdict(r) for r in summary.racks(get_snapshot(), lang())]}))
+
+
+@bp.get("/devices/<name>")
+def device(name: str) -> ResponseReturnValue:
+    snap = get_snapshot()
+    if name not in snap.inventory.devices:
+        abort(404, description=f"{_('No such device')}: {name}")
+    return jsonify(_stamp(asdict(device_view(snap, name, lang()))))

@@ -1,0 +1,15 @@
+"""The overview: the room at a glance (devices, inlet temperatures, IT load, UPS, cooling)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template
+
+from . import summary
+from .data import get_snapshot, lang
+
+bp = Blueprint("overview", __name__)
+
+
+@bp.get("/")
+def index() -> str:
+    return render_template("overview/index.html", ov=summary.overview(get_snapshot(), lang()))
