@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from collections.abc import Iterator
 from html.parser import HTMLParser
@@ -20,6 +19,7 @@ import yaml
 from flask import Flask
 from flask.testing import FlaskClient
 
+from conftest import require_command
 from dashboards import create_app
 from dcops.types import PollReport, Sample
 from inventory import REFERENCE_DIR, load_inventory
@@ -466,7 +466,5 @@ def test_every_refreshed_value_is_in_the_json(client: FlaskClient, url: str) -> 
 
 
 def test_panel_js_is_valid_javascript() -> None:
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("node is not installed")
+    node = require_command("node")
     subprocess.run([node, "--check", str(STATIC / "panel.js")], check=True)
