@@ -87,6 +87,7 @@ class Draft:
     feeds: list[Placed[PowerFeed]] = field(default_factory=list)
     devices: list[Placed[DeviceDraft]] = field(default_factory=list)
     secret_refs: list[tuple[str, Reader, yaml.Node, str]] = field(default_factory=list)
+    extranet: ExtranetDraft = field(default_factory=lambda: ExtranetDraft())
     # names whose definition had an error, by kind: references to them report nothing more
     invalid: defaultdict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
 
@@ -499,6 +500,8 @@ def load_inventory(
         if creds is not None:
             resolved[dev.name] = Device(**{**dev.__dict__, "snmp": creds, "location": location})
 
+    extranet = check_extranet(draft, store)
+
     if errors:
         errors.sort(key=lambda e: (e.file, e.line))
         raise InventoryError(errors)
@@ -509,6 +512,7 @@ def load_inventory(
     inv.panels = {k: v.obj for k, v in panels.items()}
     inv.feeds = {k: v.obj for k, v in feeds.items()}
     inv.devices = resolved
+    inv.extranet = extranet
     return inv
 
 
@@ -554,3 +558,10 @@ def _resolve(s: SnmpDraft, store: SecretStore) -> SnmpCredentials | None:
     return SnmpCredentials(version=s.version, community=get(s.community), user=s.user,
                            auth_protocol=s.auth_protocol, auth_key=get(s.auth_key),
                            priv_protocol=s.priv_protocol, priv_key=get(s.priv_key))
+
+
+# The extranet's sections (switches, VLAN groups, prefix pools, agencies) have a module of their own;
+# it imports this one's helpers, so it comes at the end.
+from .extranet import EXTRANET_SECTIONS, ExtranetDraft, check_extranet  # noqa: E402
+
+SECTIONS.update(EXTRANET_SECTIONS)

@@ -128,6 +128,117 @@ class Device:
         return f"{self.host}:{self.port}"
 
 
+# ---------------------------------------------------------------- extranet (NetBox: Tenant, VLANGroup, Prefix)
+
+# Agency (Tenant) statuses.
+RETIRED: Final = "retired"
+AGENCY_STATUSES: Final = (PLANNED, ACTIVE, RETIRED)
+# Switch vendors are netmiko device types (components.md: `huawei_vrp`, not `huawei`).
+HUAWEI_VRP: Final = "huawei_vrp"
+HP_COMWARE: Final = "hp_comware"
+CISCO_IOS: Final = "cisco_ios"
+SWITCH_VENDORS: Final = (HUAWEI_VRP, HP_COMWARE, CISCO_IOS)
+SWITCH_ROLES: Final = ("core", "aggregation", "access")
+DEFAULT_SSH_PORT: Final = 22
+
+
+@dataclass(frozen=True)
+class Uplink:
+    """One end of a link towards another switch; trunks carry agency VLANs over it."""
+
+    port: str
+    peer: str
+    peer_port: str
+
+
+@dataclass(frozen=True)
+class Switch:
+    name: str
+    vendor: str
+    role: str
+    host: str
+    port: int
+    username: str
+    password: Secret
+    group: str  # the VLAN group (layer-2 domain) the switch belongs to
+    ports: tuple[str, ...]
+    uplinks: tuple[Uplink, ...] = ()
+    model: str = ""
+    label: str = ""
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class VLANGroup:
+    """A layer-2 domain: its vid range, reserved vids, gateway switch and prefix pool."""
+
+    name: str
+    min_vid: int
+    max_vid: int
+    reserved: frozenset[int]
+    gateway: str
+    pool: str
+    label: str = ""
+
+    def allows(self, vid: int) -> bool:
+        return self.min_vid <= vid <= self.max_vid and vid not in self.reserved
+
+
+@dataclass(frozen=True)
+class PrefixPool:
+    """Where agency subnets come from: one `length`-sized prefix per agency."""
+
+    name: str
+    prefix: str
+    length: int
+    reserved: tuple[str, ...] = ()
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class SharedService:
+    """A prefix every agency may reach; agencies never reach each other."""
+
+    name: str
+    prefix: str
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class Agency:
+    """A Tenant: one agency unit on its own VLAN and subnet behind one access port."""
+
+    code: str
+    name: str
+    contact: str
+    phone: str
+    site: str
+    switch: str
+    port: str
+    status: str
+    vid: int | None = None  # pinned (a live agency keeps its vid); None: IPAM allocates
+    prefix: str | None = None
+
+    @property
+    def planned(self) -> bool:
+        return self.status == PLANNED
+
+
+@dataclass
+class Extranet:
+    switches: dict[str, Switch] = field(default_factory=dict)
+    groups: dict[str, VLANGroup] = field(default_factory=dict)
+    pools: dict[str, PrefixPool] = field(default_factory=dict)
+    shared: dict[str, SharedService] = field(default_factory=dict)
+    agencies: dict[str, Agency] = field(default_factory=dict)
+
+    def group_of(self, agency: Agency) -> VLANGroup:
+        return self.groups[self.switches[agency.switch].group]
+
+
 @dataclass
 class Inventory:
     site: Site
@@ -137,6 +248,7 @@ class Inventory:
     panels: dict[str, PowerPanel] = field(default_factory=dict)
     feeds: dict[str, PowerFeed] = field(default_factory=dict)
     devices: dict[str, Device] = field(default_factory=dict)
+    extranet: Extranet = field(default_factory=Extranet)
 
     def devices_of(self, device_class: str) -> list[Device]:
         return [d for d in self.devices.values() if d.device_class == device_class]

@@ -33,7 +33,8 @@ CLASSES = ", ".join(sorted(DEVICE_CLASSES))
 DEVICE_KEYS = ("address, class, feed, interval, label, location, name, position, profile, "
                "rack, rating, snmp, u_height")
 SNMP_KEYS = "auth_key, auth_protocol, community, priv_key, priv_protocol, user, version"
-SECTIONS = "devices, locations, power, racks, site"
+SECTIONS = ("agencies, devices, locations, power, prefix_pools, racks, shared_services, site, switches, "
+            "vlan_groups")
 RACK_STATUSES = "active, planned, reserved, available"
 
 # ups-a's SNMP block in devices.yml (lines 6-9)
@@ -305,8 +306,8 @@ BAD = [
          "    version: 2c\n", "    version: 2c\n    retries: 3\n",
          f"devices.yml:8: devices[0] (ups-a).snmp.retries: unknown key (allowed: {SNMP_KEYS})"),
     case("unknown top-level section", "site.yml",
-         "    columns: 6\n", "    columns: 6\nagencies: []\n",
-         f"site.yml:14: agencies: unknown section (allowed: {SECTIONS})"),
+         "    columns: 6\n", "    columns: 6\ntenants: []\n",
+         f"site.yml:14: tenants: unknown section (allowed: {SECTIONS})"),
     case("duplicate key in one mapping", "devices.yml",
          "  rating: 120\n", "  rating: 120\n  rating: 100\n",
          "devices.yml:13: devices[0].rating: duplicate key (first at line 12)"),
@@ -449,7 +450,7 @@ def test_bad_directory(tmp_path: Path, make: Callable[[Path], object], expected:
 
 
 def test_every_error_is_reported_sorted_by_file_and_line(site: Path) -> None:
-    edit(site, "site.yml", "    columns: 6\n", "    columns: 6\nagencies: []\n")
+    edit(site, "site.yml", "    columns: 6\n", "    columns: 6\ntenants: []\n")
     edit(site, "racks.yml", "  status: available\n", "  status: retired\n")  # C01, line 92
     edit(site, "racks.yml", "  row: 1\n", "  row: one\n")  # A01, line 5
     edit(site, "power.yml", "    side: A\n", "    side: C\n")
@@ -464,7 +465,7 @@ def test_every_error_is_reported_sorted_by_file_and_line(site: Path) -> None:
         "power.yml:21: power.feeds[0].side: 'C' is not one of: A, B",
         "racks.yml:5: racks[0].row: expected an integer, got a string ('one')",
         f"racks.yml:92: racks[12].status: 'retired' is not one of: {RACK_STATUSES}",
-        f"site.yml:14: agencies: unknown section (allowed: {SECTIONS})",
+        f"site.yml:14: tenants: unknown section (allowed: {SECTIONS})",
     ]
     assert errors == sorted(errors, key=lambda e: (e.file, e.line))
     assert str(caught.value) == "\n".join(str(e) for e in errors)
