@@ -1,0 +1,58 @@
+"""The extranet's state: SQLite (WAL) in `<var>/extranet.db`, a file of its own beside the room's store.
+
+Tables: `vlan_alloc` and `prefix_alloc` (IPAM), `backups` (running configurations
+per switch, with history), `audit` (who changed what, when, with what result),
+`jobs` and `job_items` (bulk onboarding progress, so an interrupted run resumes).
+Every caller opens its own connection (one per thread); writers wait up to 30 s.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Mapping
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS vlan_alloc (
+    grp TEXT NOT NULL, vid INTEGER NOT NULL, agency TEXT NOT NULL UNIQUE, at REAL NOT NULL,
+    PRIMARY KEY (grp, vid));
+CREATE TABLE IF NOT EXISTS prefix_alloc (
+    pool TEXT NOT NULL, prefix TEXT NOT NULL, agency TEXT NOT NULL UNIQUE, at REAL NOT NULL,
+    PRIMARY KEY (pool, prefix));
+CREATE TABLE IF NOT EXISTS backups (
+    id INTEGER PRIMARY KEY, switch TEXT NOT NULL, at REAL NOT NULL, reason TEXT NOT NULL,
+    config TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS backups_switch ON backups (switch, id);
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY, at REAL NOT NULL, user TEXT NOT NULL, action TEXT NOT NULL,
+    agency TEXT NOT NULL, switch TEXT NOT NULL, result TEXT NOT NULL, detail TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS jobs (
+    id INTEGER PRIMARY KEY, started REAL NOT NULL, finished REAL, user TEXT NOT NULL,
+    engine TEXT NOT NULL, status TEXT NOT NULL, total INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS job_items (
+    job INTEGER NOT NULL REFERENCES jobs(id), agency TEXT NOT NULL, status TEXT NOT NULL,
+    changes INTEGER NOT NULL DEFAULT 0, message TEXT NOT NULL DEFAULT '', at REAL,
+    PRIMARY KEY (job, agency));
+"""
+
+
+def var_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """The dcops var directory: $DCOPS_VAR, or `var` in the working directory."""
+    env = os.environ if environ is None else environ
+    return Path(env.get("DCOPS_VAR", "var"))
+
+
+def default_db(environ: Mapping[str, str] | None = None) -> Path:
+    return var_dir(environ) / "extranet.db"
+
+
+def connect(path: Path | str) -> sqlite3.Connection:
+    """Open (and create) the state database; autocommit, so callers say where a transaction begins."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.executescript(SCHEMA)
+    return db
