@@ -25,7 +25,9 @@ Things about snmpsim 1.2.2 (with pysnmp 7) this module works around:
 from __future__ import annotations
 
 import atexit
+import ctypes
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -42,6 +44,22 @@ from pysnmp.proto import api
 SYS_UPTIME = "1.3.6.1.2.1.1.3.0"
 RESPONDER = "snmpsim-command-responder"
 RECORDING_SUFFIX = ".snmprec"
+
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def die_with_parent() -> None:
+    """In the child: SIGTERM when the parent dies, even by SIGKILL, so no agent outlives dcops.
+
+    Linux ties this to the thread that started the child: start snmpsim from a
+    thread that lives as long as the process (the demo uses the main thread).
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass  # not Linux: stop() and atexit still clean up
 
 
 class SnmpSimError(RuntimeError):
@@ -196,7 +214,8 @@ class SnmpSim:
             env["SNMPSIM_ALLOW_ROOT"] = "true"  # else it refuses to run as root
         with open(self.log_path, "wb") as log:
             self._proc = subprocess.Popen(
-                self.command(), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env
+                self.command(), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
+                preexec_fn=die_with_parent,
             )
         atexit.register(self.stop)
         try:

@@ -33,3 +33,17 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
     with socket.socket(socket.AF_INET, kind) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def running_room(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """The reference room served by a real snmpsim on a free port, for the module's tests."""
+    from inventory import REFERENCE_DIR, load_inventory
+    from lab import LabRunner, at_address, free_udp_port
+    from lab.snmpsim import responder_path
+
+    if not responder_path().exists():
+        missing("snmpsim (snmpsim-command-responder)")
+    inventory = at_address(load_inventory(REFERENCE_DIR), "127.0.0.1", free_udp_port())
+    with LabRunner(inventory, tmp_path_factory.mktemp("room"), interval=3600) as lab:
+        yield lab
