@@ -90,6 +90,7 @@ class PysnmpTransport:
     def __init__(self) -> None:
         self._dispatcher: SnmpDispatcher | None = None
         self._v3: V3Client | None = None
+        self.oids_returned = 0  # values that get() and walk() gave back, for benchmarks
 
     @property
     def dispatcher(self) -> SnmpDispatcher:
@@ -146,9 +147,15 @@ class PysnmpTransport:
         for i in range(0, len(oids), MAX_GET_VARBINDS):
             for oid, value in await self._request(target, False, oids[i:i + MAX_GET_VARBINDS]):
                 out[oid] = None if value is END_OF_MIB else value  # type: ignore[assignment]
+        self.oids_returned += sum(1 for v in out.values() if v is not None)
         return out
 
     async def walk(self, target: Target, root: str) -> list[tuple[str, Value]]:
+        rows = await self._walk(target, root)
+        self.oids_returned += len(rows)
+        return rows
+
+    async def _walk(self, target: Target, root: str) -> list[tuple[str, Value]]:
         prefix = oid_tuple(root)
         rows: list[tuple[str, Value]] = []
         current = root.strip(".")
