@@ -107,6 +107,7 @@ def bench_poll() -> Result:
             1000 * peer_cpu / peer_oids, "snmpbulkwalk"),
     ], details={
         "devices": served, "rounds": ROUNDS, "concurrency": CONCURRENCY, "agent": "snmpsim 1.2 (one process)",
-        "dcops_samples_per_poll": samples, "dcops_oids_per_poll": oids, "peer_oids_per_poll": peer_oids, "peer_commands": len(commands),
+        "dcops_samples_per_poll": samples, "dcops_oids_per_poll": oids,
+        "peer_oids_per_poll": peer_oids, "peer_commands": len(commands),
         "dcops_wall_seconds": walls, "peer_wall_seconds": [p[0] for p in peer],
     })
