@@ -91,7 +91,7 @@ def poll(once: bool, inventory_dir: Path | None, secrets: Path | None, store_pat
     inv, profiles = _load(inventory_dir or settings.inventory, secrets or settings.secrets)
     outputs = []
     if store_path is not None:
-        outputs.append(Store(store_path).publish)
+        outputs.append(Store(store_path, retention=settings.retention_seconds).publish)
     poller = Poller(inv, outputs=outputs, profiles=profiles,
                     settings=PollerSettings(timeout=timeout, retries=retries, concurrency=concurrency))
     started = time.monotonic()

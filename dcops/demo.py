@@ -20,6 +20,7 @@ from collectors.background import PollerThread
 from collectors.poller import Poller, PollerSettings
 from collectors.profile import load_profiles
 from dashboards import create_app
+from dcops.settings import Settings
 from inventory import REFERENCE_DIR, load_inventory
 from lab import LabRunner, at_address
 from outputs.prometheus import render_metrics
@@ -43,7 +44,7 @@ def run_demo(*, port: int, snmp_port: int | None, workdir: Path, interval: float
     if snmp_port is not None:
         inventory = at_address(inventory, "127.0.0.1", snmp_port)
     workdir.mkdir(parents=True, exist_ok=True)
-    store = Store(workdir / "dcops.db")
+    store = Store(workdir / "dcops.db", retention=Settings.from_env().retention_seconds)
     app = create_app({
         "INVENTORY": inventory,
         "STORE": store,

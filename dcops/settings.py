@@ -13,8 +13,6 @@ class Settings:
     inventory: Path
     secrets: Path | None
     store: Path
-    listen: str = "127.0.0.1:8080"
-    interval: float = 30.0
     retention_days: float = 14.0
 
     @classmethod
@@ -27,12 +25,9 @@ class Settings:
             inventory=Path(env.get("DCOPS_INVENTORY", str(REFERENCE_DIR))),
             secrets=Path(secrets) if secrets else None,
             store=Path(env.get("DCOPS_STORE", "var/dcops.db")),
-            listen=env.get("DCOPS_LISTEN", "127.0.0.1:8080"),
-            interval=float(env.get("DCOPS_INTERVAL", "30")),
             retention_days=float(env.get("DCOPS_RETENTION_DAYS", "14")),
         )
 
     @property
-    def host_port(self) -> tuple[str, int]:
-        host, _, port = self.listen.rpartition(":")
-        return host or "127.0.0.1", int(port)
+    def retention_seconds(self) -> float:
+        return self.retention_days * 86400.0
