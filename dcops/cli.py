@@ -133,5 +133,9 @@ def demo(port: int, snmp_port: int | None, workdir: Path, interval: float) -> No
     run_demo(port=port, snmp_port=snmp_port, workdir=workdir, interval=interval)
 
 
+from lab.cli import lab  # noqa: E402  (command groups of the other folders)
+
+main.add_command(lab)
+
 if __name__ == "__main__":
     main()
