@@ -1,0 +1,176 @@
+"""One switch's share of a run: back up, diff, apply each agency's unit, verify by reading back, save.
+
+A unit is one agency's facts on one switch. Applying a unit that the switch
+rejects puts that unit's keys back as they were (computed against what the
+switch now says, so a half-applied unit is undone exactly) and the rest of
+the batch carries on. A rollback is a run whose units want the `undo` facts
+recorded when they were applied. Both engines run this: the
+netmiko engine in a thread per switch, the Ansible engine inside our module.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from inventory.model import Switch
+
+from .driver import Driver, SwitchError
+from .facts import Change, Fact, Facts, absent, diff
+
+OK, FAILED, ROLLED_BACK, UNCHANGED = "ok", "failed", "rolled-back", "unchanged"
+
+
+@dataclass
+class Unit:
+    agency: str
+    want: list[Fact]
+
+
+@dataclass
+class UnitResult:
+    """nornir's Result, per agency per switch: changed, diff, failed."""
+
+    agency: str
+    switch: str
+    status: str = UNCHANGED
+    changed: bool = False
+    diff: list[str] = field(default_factory=list)
+    commands: list[str] = field(default_factory=list)
+    undo: list[Fact] = field(default_factory=list)  # the facts that put back what the changes replaced
+    error: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.status in (FAILED, ROLLED_BACK)
+
+
+@dataclass
+class SwitchRun:
+    switch: str
+    results: list[UnitResult]
+    backup: str = ""
+    saved: bool = False
+    error: str = ""
+    seconds: float = 0.0
+
+
+def _restore(changes: list[Change]) -> list[Fact]:
+    """The facts that undo `changes`: each key back to what it was, or gone."""
+    return [c.before if c.before is not None else absent(c.want.kind, c.want.key) for c in changes]
+
+
+def run_switch(
+    switch: Switch,
+    units: list[Unit],
+    connect: Callable[[Switch], Driver],
+    *,
+    dry_run: bool = False,
+    on_backup: Callable[[str, str], object] = lambda switch, text: None,
+    on_unit: Callable[[UnitResult], None] = lambda result: None,
+) -> SwitchRun:
+    started = time.monotonic()
+    run = SwitchRun(switch.name, [])
+    try:
+        driver = connect(switch)
+    except SwitchError as exc:
+        run.error = str(exc)
+        run.results = [UnitResult(u.agency, switch.name, FAILED, error=str(exc)) for u in units]
+        for r in run.results:
+            on_unit(r)
+        return run
+    try:
+        profile = driver.profile
+        run.backup = driver.running()
+        have = profile.parse(run.backup)
+        if not dry_run:
+            on_backup(switch.name, run.backup)
+        applied: list[tuple[UnitResult, list[Change]]] = []
+        for unit in units:
+            result = UnitResult(unit.agency, switch.name)
+            changes = diff([profile.project(f) for f in unit.want], have)
+            result.diff = [c.describe() for c in changes]
+            result.commands = profile.render(changes)
+            result.undo = _restore(changes)
+            result.changed = bool(changes)
+            if changes and not dry_run:
+                result.status = _apply(driver, changes, result, have)
+                if result.status == OK:
+                    applied.append((result, changes))
+                    for c in changes:
+                        have[c.want.ident] = c.want
+                        if c.removes:
+                            have.pop(c.want.ident, None)
+            elif changes:
+                result.status = OK
+            run.results.append(result)
+        if applied:
+            _verify(driver, applied, have)
+            run.saved = bool(driver.save())
+        for r in run.results:
+            on_unit(r)
+    except SwitchError as exc:  # the switch went away mid-batch: what is not verified failed
+        run.error = str(exc)
+        done = {r.agency for r in run.results}
+        for r in run.results:
+            if r.status == OK and r.changed:
+                r.status, r.error = FAILED, str(exc)
+        run.results += [UnitResult(u.agency, switch.name, FAILED, error=str(exc)) for u in units
+                        if u.agency not in done]
+        for r in run.results:
+            on_unit(r)
+    finally:
+        driver.close()
+        run.seconds = time.monotonic() - started
+    return run
+
+
+def _apply(driver: Driver, changes: list[Change], result: UnitResult, have: Facts) -> str:
+    try:
+        driver.configure(result.commands)
+        return OK
+    except SwitchError as exc:
+        if type(exc).__name__ != "CommandRejected":
+            raise
+        result.error = str(exc)
+    # undo exactly what the rejected unit left behind, judged by what the switch now says
+    now = driver.profile.parse(driver.running())
+    undo = diff(_restore(changes), now)
+    if undo:
+        driver.configure(driver.profile.render(undo))
+    after = driver.profile.parse(driver.running())
+    left = diff(_restore(changes), after)
+    if left:
+        result.error += f"; rollback left {len(left)} difference(s): {left[0].describe()}"
+        return FAILED
+    return ROLLED_BACK
+
+
+def _verify(driver: Driver, applied: list[tuple[UnitResult, list[Change]]], expected: Facts) -> None:
+    """Read back the running configuration (and the VLAN table); a unit whose facts are not all there failed."""
+    profile = driver.profile
+    seen = profile.parse(driver.running())
+    vlans = _vlan_table(driver)
+    for result, changes in applied:
+        missing = [c for c in changes if (seen.get(c.want.ident) != c.want if not c.removes
+                                          else c.want.ident in seen)]
+        gone = [c for c in changes if c.want.kind == "vlan" and not c.removes and vlans is not None
+                and c.want.key[0] not in vlans]
+        if missing or gone:
+            result.status = FAILED
+            what = (missing or gone)[0].describe()
+            result.error = f"verification failed: {what} is not in the running configuration" if missing \
+                else f"verification failed: vlan {gone[0].want.key[0]} is not in the VLAN table"
+
+
+def _vlan_table(driver: Driver) -> set[int] | None:
+    """The vids the switch's own VLAN table lists (ntc-templates), or None when it has no parser for it."""
+    cmd = driver.profile.command("vlans")
+    if not cmd:
+        return None
+    rows: Any = driver.show(cmd, parse=True)
+    if not isinstance(rows, list):
+        return None
+    return {int(r["vlan_id"]) for r in rows if str(r.get("vlan_id", "")).isdigit()}
