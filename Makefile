@@ -13,7 +13,8 @@ APT_DEMO := python3-venv
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(BASE_PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[lab,test]"
+	$(PY) -m pip install -q -e ".[lab,test,extranet]"
+	$(PY) -m pip install -q --no-deps fake-switches==1.5.0
 	touch $@
 
 venv: $(VENV)/.installed

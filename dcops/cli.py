@@ -133,9 +133,37 @@ def demo(port: int, snmp_port: int | None, workdir: Path, interval: float) -> No
     run_demo(port=port, snmp_port=snmp_port, workdir=workdir, interval=interval)
 
 
+@main.command()
+@inventory_option
+@secrets_option
+@click.option("--store", "store_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The embedded store (default: $DCOPS_STORE or var/dcops.db).")
+@click.option("--listen", default="127.0.0.1:8080", show_default=True, metavar="HOST:PORT",
+              help="Where the panel, /api and /metrics listen.")
+@click.option("--interval", type=click.FloatRange(1, 3600), default=30.0, show_default=True,
+              help="Default poll interval in seconds (a device's own `interval` wins).")
+def run(inventory_dir: Path | None, secrets: Path | None, store_path: Path | None, listen: str,
+        interval: float) -> None:
+    """Poll the inventory's devices and serve the panel until Ctrl-C or SIGTERM."""
+    from dcops.service import serve
+
+    settings = Settings.from_env()
+    inv, profiles = _load(inventory_dir or settings.inventory, secrets or settings.secrets)
+    host, _, port = listen.rpartition(":")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise click.BadParameter(f"{listen!r} is not HOST:PORT", param_hint="--listen")
+    serve(inv, profiles, store_path=store_path or settings.store, interval=interval,
+          host=host or "127.0.0.1", port=int(port))
+
+
 from lab.cli import lab  # noqa: E402  (command groups of the other folders)
 
 main.add_command(lab)
+
+from playbooks.cli import extranet  # noqa: E402 - the extranet group lives with its playbooks
+
+main.add_command(extranet)
+
 
 if __name__ == "__main__":
     main()

@@ -102,6 +102,7 @@ class IPAM:
             held = self.get(code)
             self.db.execute("DELETE FROM vlan_alloc WHERE agency = ?", (code,))
             self.db.execute("DELETE FROM prefix_alloc WHERE agency = ?", (code,))
+            self.db.execute("DELETE FROM onboarded WHERE agency = ?", (code,))
         return held
 
     # ------------------------------------------------------------ internals

@@ -49,7 +49,8 @@ class AgencyOutcome:
     @property
     def reason(self) -> str:
         """Why it failed: the first error a switch gave."""
-        return self.error or next((r.error for r in self.results if r.failed and r.error), "")
+        first = sorted((r for r in self.results if r.failed and r.error), key=lambda r: r.status != FAILED)
+        return self.error or (first[0].error if first else "")
 
     @property
     def status(self) -> str:
@@ -196,7 +197,9 @@ def _audit(ctx: Context, outcomes: dict[str, AgencyOutcome]) -> None:
                 rows.append((now, ctx.user, "onboard", o.agency, r.switch, r.status, detail))
         for r in o.rollback:
             rows.append((now, ctx.user, "rollback", o.agency, r.switch, r.status, "; ".join(r.diff) or r.error))
+    live = [(o.agency, now) for o in outcomes.values() if not o.failed]
     with db:
+        db.executemany("INSERT OR REPLACE INTO onboarded VALUES (?, ?)", live)
         db.executemany("INSERT INTO audit (at, user, action, agency, switch, result, detail) "
                        "VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
     db.close()

@@ -1,8 +1,8 @@
 """The extranet's state: SQLite (WAL) in `<var>/extranet.db`, a file of its own beside the room's store.
 
-Tables: `vlan_alloc` and `prefix_alloc` (IPAM), `backups` (running configurations
-per switch, with history), `audit` (who changed what, when, with what result),
-`jobs` and `job_items` (bulk onboarding progress, so an interrupted run resumes).
+Tables: `vlan_alloc` and `prefix_alloc` (IPAM), `onboarded` (agencies live on their
+switches), `backups` (running configurations per switch, with history), `audit` (who
+changed what, when, with what result), `jobs` and `job_items` (bulk progress per agency).
 Every caller opens its own connection (one per thread); writers wait up to 30 s.
 """
 
@@ -20,6 +20,7 @@ CREATE TABLE IF NOT EXISTS vlan_alloc (
 CREATE TABLE IF NOT EXISTS prefix_alloc (
     pool TEXT NOT NULL, prefix TEXT NOT NULL, agency TEXT NOT NULL UNIQUE, at REAL NOT NULL,
     PRIMARY KEY (pool, prefix));
+CREATE TABLE IF NOT EXISTS onboarded (agency TEXT PRIMARY KEY, at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS backups (
     id INTEGER PRIMARY KEY, switch TEXT NOT NULL, at REAL NOT NULL, reason TEXT NOT NULL,
     config TEXT NOT NULL);

@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         service.hook_to_reactor(reactor)
         count += 1
     print(f"serving {count} switches", flush=True)
-    reactor.run()  # SIGTERM and SIGINT stop it
+    reactor.run()  # type: ignore[misc]  # SIGTERM and SIGINT stop it
     return 0
 
 
