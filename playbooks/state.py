@@ -2,7 +2,8 @@
 
 Tables: `vlan_alloc` and `prefix_alloc` (IPAM), `onboarded` (agencies live on their
 switches), `backups` (running configurations per switch, with history), `audit` (who
-changed what, when, with what result), `jobs` and `job_items` (bulk progress per agency).
+changed what, when, with what result). An interrupted bulk run resumes by running it again:
+every switch is diffed against its running configuration, so what is done shows 0 changes.
 Every caller opens its own connection (one per thread); writers wait up to 30 s.
 """
 
@@ -28,13 +29,6 @@ CREATE INDEX IF NOT EXISTS backups_switch ON backups (switch, id);
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY, at REAL NOT NULL, user TEXT NOT NULL, action TEXT NOT NULL,
     agency TEXT NOT NULL, switch TEXT NOT NULL, result TEXT NOT NULL, detail TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS jobs (
-    id INTEGER PRIMARY KEY, started REAL NOT NULL, finished REAL, user TEXT NOT NULL,
-    engine TEXT NOT NULL, status TEXT NOT NULL, total INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS job_items (
-    job INTEGER NOT NULL REFERENCES jobs(id), agency TEXT NOT NULL, status TEXT NOT NULL,
-    changes INTEGER NOT NULL DEFAULT 0, message TEXT NOT NULL DEFAULT '', at REAL,
-    PRIMARY KEY (job, agency));
 """
 
 
