@@ -149,11 +149,11 @@ def run(inventory_dir: Path | None, secrets: Path | None, store_path: Path | Non
 
     settings = Settings.from_env()
     inv, profiles = _load(inventory_dir or settings.inventory, secrets or settings.secrets)
-    host, _, port = listen.rpartition(":")
-    if not port.isdigit() or not 0 < int(port) < 65536:
+    host, colon, port = listen.rpartition(":")
+    if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise click.BadParameter(f"{listen!r} is not HOST:PORT", param_hint="--listen")
     serve(inv, profiles, store_path=store_path or settings.store, interval=interval,
-          host=host or "127.0.0.1", port=int(port))
+          host=host, port=int(port))
 
 
 from lab.cli import lab  # noqa: E402  (command groups of the other folders)

@@ -35,6 +35,20 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
         return int(s.getsockname()[1])
 
 
+def copy_reference(tmp_path: Path, port: int = 11161) -> Path:
+    """The reference inventory copied into tmp_path, its devices moved to 127.0.0.1:port."""
+    import shutil
+
+    from inventory import REFERENCE_DIR
+
+    target = tmp_path / "inventory"
+    shutil.copytree(REFERENCE_DIR, target)
+    devices = target / "devices.yml"
+    text = devices.read_text(encoding="utf-8").replace("127.0.0.1:11161", f"127.0.0.1:{port}")
+    devices.write_text(text, encoding="utf-8")
+    return target
+
+
 @pytest.fixture(scope="module")
 def running_room(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """The reference room served by a real snmpsim on a free port, for the module's tests."""

@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from conftest import copy_reference
 from dcops.cli import main
 from inventory import REFERENCE_DIR
 from lab import LabRunner
-
-
-def copy_reference(tmp_path: Path, port: int = 11161) -> Path:
-    target = tmp_path / "inventory"
-    shutil.copytree(REFERENCE_DIR, target)
-    devices = target / "devices.yml"
-    devices.write_text(devices.read_text(encoding="utf-8").replace("127.0.0.1:11161", f"127.0.0.1:{port}"),
-                       encoding="utf-8")
-    return target
 
 
 def test_inventory_check_accepts_the_reference_site() -> None:
@@ -88,3 +79,10 @@ def test_out_of_range_options_are_usage_errors(args: list[str]) -> None:
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 2
     assert "Invalid value" in result.output
+
+
+@pytest.mark.parametrize("listen", ["8080", "127.0.0.1:http", "127.0.0.1:70000"])
+def test_run_refuses_a_bad_listen_address(listen: str) -> None:
+    result = CliRunner().invoke(main, ["run", "--listen", listen])
+    assert result.exit_code == 2
+    assert f"Invalid value for --listen: {listen!r} is not HOST:PORT" in result.output

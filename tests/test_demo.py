@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import free_port, require_command
-from lab import free_udp_port
+from conftest import copy_reference, free_port, require_command
+from lab import LabRunner, free_udp_port
 
 DCOPS = Path(sys.executable).with_name("dcops")
 
@@ -62,14 +62,18 @@ def alive(pid: int) -> bool:
 
 
 class Demo:
-    def __init__(self, workdir: Path) -> None:
+    """`dcops demo` (or, with `args`, `dcops run ...`) as a child process."""
+
+    def __init__(self, workdir: Path, args: list[str] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen(
-            [str(DCOPS), "demo", "--port", str(self.port), "--snmp-port", str(free_udp_port()),
-             "--workdir", str(workdir), "--interval", "2"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )
+        if args is None:
+            args = ["demo", "--port", str(self.port), "--snmp-port", str(free_udp_port()),
+                    "--workdir", str(workdir), "--interval", "2"]
+        else:
+            args = [*args, "--listen", f"127.0.0.1:{self.port}"]
+        self.proc = subprocess.Popen([str(DCOPS), *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     text=True)
         self.output: list[str] = []
         assert self.proc.stdout is not None
         deadline = time.monotonic() + 60
@@ -182,3 +186,18 @@ def test_a_busy_panel_port_fails_before_anything_starts(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.stderr == f"Error: cannot serve the panel on 127.0.0.1:{port}: Address already in use\n"
     assert "virtual room:" not in result.stdout
+
+
+def test_dcops_run_polls_real_agents_from_an_inventory_directory(running_room: LabRunner, tmp_path: Path) -> None:
+    inventory = copy_reference(tmp_path, running_room.room.endpoints[0][1])
+    service = Demo(tmp_path, ["run", "--inventory", str(inventory), "--store", str(tmp_path / "run.db"),
+                              "--interval", "5"])
+    try:
+        assert f"poller: 41 devices every 5 s into {tmp_path / 'run.db'}\n" in service.output
+        wait_for("41 devices up", lambda: service.health()["devices"]["up"] == 41)
+        metrics = get(service.url + "/metrics").decode()
+        assert 'dcops_up{class="ups",device="ups-a",location="room-1",rack=""} 1.0' in metrics
+    finally:
+        code = service.stop()
+    assert code == 0
+    assert "stopping: panel, poller" in "".join(service.output)

@@ -1,0 +1,98 @@
+"""Run dcops as a service: the poller, the store, the outputs and the panel, in one process.
+
+`dcops run` (real devices) and `dcops demo` (the virtual room) both come here;
+the demo adds the lab as a *part*: something started before the poller and
+stopped after it. SIGINT and SIGTERM stop everything in reverse order.
+"""
+
+from __future__ import annotations
+
+import signal
+import socket
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+import click
+from werkzeug.serving import make_server
+
+from collectors.background import PollerThread
+from collectors.poller import Poller, PollerSettings, Publish
+from collectors.profile import Profile
+from dashboards import create_app
+from dcops.settings import Settings
+from inventory.model import Inventory
+from outputs.prometheus import render_metrics
+from outputs.store import Store
+
+
+@dataclass
+class Part:
+    """Something the service starts before polling and stops after it (the virtual room)."""
+
+    name: str
+    start: Callable[[], str]  # returns the line to print once it runs
+    stop: Callable[[], None]
+
+
+def ensure_free(host: str, port: int) -> None:
+    """Werkzeug would print its own advice and sys.exit(1); we want one clear error."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as werkzeug does
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise click.ClickException(f"cannot serve the panel on {host}:{port}: {exc.strerror}") from exc
+
+
+def serve(
+    inventory: Inventory,
+    profiles: dict[str, Profile],
+    *,
+    store_path: Path,
+    interval: float,
+    host: str,
+    port: int,
+    parts: Sequence[Part] = (),
+    outputs: Sequence[Publish] = (),
+) -> None:
+    store = Store(store_path, retention=Settings.from_env().retention_seconds)
+    app = create_app({
+        "INVENTORY": inventory,
+        "STORE": store,
+        "METRICS": lambda: render_metrics(store, inventory),
+        "STALE_AFTER": max(3 * interval, 30.0),
+    })
+    ensure_free(host, port)  # a busy port fails before anything starts
+    server = make_server(host, port, app, threaded=True)
+    poller = PollerThread(Poller(inventory, outputs=[store.publish, *outputs], profiles=profiles,
+                                 settings=PollerSettings(interval=interval)))
+    stopping: list[int] = []  # no locks in a signal handler: a second signal may interrupt the first
+
+    def shutdown(signum: int, frame: FrameType | None) -> None:
+        if not stopping:
+            stopping.append(signum)
+            threading.Thread(target=server.shutdown, daemon=True).start()
+
+    previous = {s: signal.signal(s, shutdown) for s in (signal.SIGINT, signal.SIGTERM)}
+    started: list[Part] = []
+    try:
+        for part in parts:
+            line = part.start()
+            started.append(part)
+            click.echo(f"{part.name}: {line}")
+        poller.start()
+        click.echo(f"poller: {len(inventory.devices)} devices every {interval:g} s into {store_path}")
+        click.echo(f"panel:  http://{host}:{port}/   (Ctrl-C stops everything)")
+        server.serve_forever()
+    finally:
+        click.echo("stopping: " + ", ".join(["panel", "poller", *(p.name for p in reversed(started))]))
+        server.server_close()
+        poller.stop()
+        for part in reversed(started):
+            part.stop()
+        store.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
