@@ -54,9 +54,11 @@ workdir_option = click.option("--workdir", type=click.Path(file_okay=False, path
 @workdir_option
 @click.option("--port", type=click.IntRange(1024, 65535), default=None,
               help="Serve every room device on this UDP port instead of the inventory's.")
+@click.option("--extranet/--no-extranet", default=True, show_default=True,
+              help="Also start the virtual extranet's switches (SSH on 127.0.0.1).")
 @click.option("--timeout", type=click.FloatRange(1, 300), default=60, show_default=True)
-def up(workdir: Path, port: int | None, timeout: float) -> None:
-    """Start the virtual room in the background; exit once it answers."""
+def up(workdir: Path, port: int | None, extranet: bool, timeout: float) -> None:
+    """Start the virtual room (and extranet) in the background; exit once they answer."""
     if (pid := _pid(workdir)) is not None:
         raise click.ClickException(f"the lab is already running (pid {pid}); `dcops lab down` first")
     workdir.mkdir(parents=True, exist_ok=True)
@@ -76,6 +78,8 @@ def up(workdir: Path, port: int | None, timeout: float) -> None:
             raise click.ClickException(f"the lab exited with {proc.returncode}:\n{text.strip()}")
         if READY in text:
             click.echo(text.strip())
+            if extranet:
+                _extranet_up(workdir, timeout)
             click.echo(f"lab up (pid {proc.pid}); `dcops lab down` stops it")
             return
         time.sleep(0.1)
@@ -83,11 +87,27 @@ def up(workdir: Path, port: int | None, timeout: float) -> None:
     raise click.ClickException(f"the lab did not become ready within {timeout:g} s; see {log}")
 
 
+def _extranet_up(workdir: Path, timeout: float) -> None:
+    from lab.extranet.lab import load_extranet
+    from lab.extranet.lab import up as extranet_up
+
+    try:
+        pids = extranet_up(workdir, wait=timeout)
+    except (RuntimeError, OSError) as exc:
+        raise click.ClickException(f"the virtual extranet did not start: {exc}") from exc
+    switches = load_extranet(None).switches
+    click.echo(f"extranet: {len(switches)} switches over SSH ({', '.join(f'{n} pid {p}' for n, p in pids.items())})")
+
+
 @lab.command()
 @workdir_option
 @click.option("--timeout", type=click.FloatRange(1, 120), default=20, show_default=True)
 def down(workdir: Path, timeout: float) -> None:
     """Stop the background lab and everything it started."""
+    from lab.extranet.lab import down as extranet_down
+
+    for name in extranet_down(workdir):
+        click.echo(f"extranet {name} down")
     pid = _pid(workdir)
     if pid is None:
         (workdir / "lab.pid").unlink(missing_ok=True)
