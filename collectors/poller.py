@@ -121,20 +121,25 @@ class Poller:
         target = self.target(device)
         if not state.profiles:
             state.profiles, _ = await self.detect(device)
+        profiles = state.profiles
         scalars: list[str] = [SYS_UPTIME]
         walks: list[str] = []
-        for p in state.profiles:
+        for p in profiles:
             scalars += [o for o in p.scalars if o not in scalars]
             walks += [w for w in p.walks if w not in walks]
         values = await self.transport.get(target, scalars)
+        samples: list[Sample] = []
         uptime = values.get(SYS_UPTIME)
         if isinstance(uptime, int):
             if state.uptime is not None and uptime < state.uptime:
+                # A restarted agent may run new firmware: detect its profiles again next time.
                 log.info("%s: agent restarted (sysUpTime went back)", device.name)
+                state.profiles = []
             state.uptime = uptime
-        walked = {root: await self.transport.walk(target, root) for root in walks}
-        samples: list[Sample] = []
-        for p in state.profiles:
+            samples.append(Sample(device.name, "agent_uptime_seconds", uptime / 100.0, ts, "seconds",
+                                  oid=SYS_UPTIME))
+        walked = await self.transport.walk_many(target, walks) if walks else {}
+        for p in profiles:
             samples += evaluate(p, device.name, values, walked, ts)
         return samples
 

@@ -10,7 +10,7 @@ returns non-increasing OIDs ends the walk with an error instead of spinning.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from pyasn1.type import univ
@@ -51,6 +51,8 @@ class SnmpTransport(Protocol):
 
     async def walk(self, target: Target, root: str) -> list[tuple[str, Value]]: ...
 
+    async def walk_many(self, target: Target, roots: Sequence[str]) -> dict[str, list[tuple[str, Value]]]: ...
+
 
 def oid_tuple(oid: str) -> tuple[int, ...]:
     return tuple(int(x) for x in oid.strip(".").split("."))
@@ -82,6 +84,8 @@ def _wire(value: object) -> Value | _End:
 
 MAX_GET_VARBINDS = 50  # snmpsim answers at most 64 var-binds; many agents fewer
 MAX_WALK_ROWS = 100_000
+# var-binds asked in one GETBULK (columns x repetitions); snmpsim answers at most 64
+MAX_BULK_VARBINDS = 60
 
 
 class PysnmpTransport:
@@ -91,6 +95,8 @@ class PysnmpTransport:
         self._dispatcher: SnmpDispatcher | None = None
         self._v3: V3Client | None = None
         self.oids_returned = 0  # values that get() and walk() gave back, for benchmarks
+        # Creating a target resolves its address in a thread; do it once per target, not per request.
+        self._targets: dict[tuple[str, int, float, int], V1Target] = {}
 
     @property
     def dispatcher(self) -> SnmpDispatcher:
@@ -118,8 +124,12 @@ class PysnmpTransport:
         if creds.community is None:
             raise SnmpError("no community configured")
         auth = CommunityData(creds.community.reveal(), mpModel=0 if creds.version == "1" else 1)
-        transport = await V1Target.create((target.host, target.port), timeout=target.timeout,
-                                          retries=target.retries)
+        key = (target.host, target.port, target.timeout, target.retries)
+        transport = self._targets.get(key)
+        if transport is None:
+            transport = await V1Target.create((target.host, target.port), timeout=target.timeout,
+                                              retries=target.retries)
+            self._targets[key] = transport
         varbinds = [(oid, univ.Null()) for oid in oids]
         if bulk:
             err_ind, err_status, err_index, result = await v1_bulk(
@@ -151,32 +161,47 @@ class PysnmpTransport:
         return out
 
     async def walk(self, target: Target, root: str) -> list[tuple[str, Value]]:
-        rows = await self._walk(target, root)
-        self.oids_returned += len(rows)
-        return rows
+        return (await self.walk_many(target, [root]))[root]
 
-    async def _walk(self, target: Target, root: str) -> list[tuple[str, Value]]:
-        prefix = oid_tuple(root)
-        rows: list[tuple[str, Value]] = []
-        current = root.strip(".")
-        last = prefix
-        while True:
-            batch = await self._request(target, True, [current])
+    async def walk_many(self, target: Target, roots: Sequence[str]) -> dict[str, list[tuple[str, Value]]]:
+        """Walk several subtrees together, one GETBULK carrying a var-bind per unfinished subtree.
+
+        A table's columns (or a device's tables) then cost one round trip per
+        block of rows instead of one per column. Each subtree ends on its own:
+        when the agent leaves it or says endOfMibView. An OID that does not
+        increase within a subtree is an error (a looping agent), as is a walk
+        past MAX_WALK_ROWS.
+        """
+        rows: dict[str, list[tuple[str, Value]]] = {r: [] for r in roots}
+        prefix = {r: oid_tuple(r) for r in roots}
+        last = dict(prefix)
+        cursor = {r: r.strip(".") for r in roots}  # unfinished subtrees and where each stands
+        while cursor:
+            active = list(cursor)[:MAX_BULK_VARBINDS]
+            reps = max(1, min(target.max_repetitions, MAX_BULK_VARBINDS // len(active)))
+            batch = await self._request(replace(target, max_repetitions=reps), True,
+                                        [cursor[r] for r in active])
             if not batch:
-                return rows
-            for oid, value in batch:
+                break
+            for i, (oid, value) in enumerate(batch):
+                root = active[i % len(active)]
+                if root not in cursor:
+                    continue  # this subtree ended earlier in the block
                 parts = oid_tuple(oid)
-                if parts[: len(prefix)] != prefix or value is END_OF_MIB:
-                    return rows
-                if parts <= last and rows:
+                if parts[: len(prefix[root])] != prefix[root] or value is END_OF_MIB:
+                    del cursor[root]
+                    continue
+                if parts <= last[root]:
                     raise SnmpError(f"agent returned non-increasing OID {oid} after "
-                                    f"{'.'.join(map(str, last))}")
-                last = parts
+                                    f"{'.'.join(map(str, last[root]))}")
+                last[root] = parts
+                cursor[root] = oid
                 if value is not None:
-                    rows.append((oid, value))  # type: ignore[arg-type]
-                if len(rows) > MAX_WALK_ROWS:
-                    raise SnmpError(f"walk of {root} exceeded {MAX_WALK_ROWS} rows")
-            current = batch[-1][0]
+                    rows[root].append((oid, value))  # type: ignore[arg-type]
+                    if len(rows[root]) > MAX_WALK_ROWS:
+                        raise SnmpError(f"walk of {root} exceeded {MAX_WALK_ROWS} rows")
+        self.oids_returned += sum(len(r) for r in rows.values())
+        return rows
 
 
 class V3Client:
