@@ -6,11 +6,12 @@ from collections.abc import Callable
 from typing import cast
 
 from flask import current_app, g
+from flask_babel import gettext
 
 from inventory.model import Inventory
 from outputs.store import Store
 
-from .i18n import DEFAULT, gettext
+from .i18n import DEFAULT
 from .snapshot import Snapshot
 
 STORE_KEY = "dcops.store"
@@ -48,6 +49,6 @@ def lang() -> str:
     return cast(str, g.get("lang", DEFAULT))
 
 
-def _(message: str) -> str:
-    """gettext in the request's language."""
-    return gettext(message, lang())
+def _(message: str, **variables: object) -> str:
+    """gettext in the request's language (flask-babel's)."""
+    return str(gettext(message, **variables))

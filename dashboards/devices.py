@@ -9,6 +9,7 @@ from .data import _, get_snapshot, lang
 from .detail import device_view
 
 bp = Blueprint("devices", __name__)
+NAV = ("devices.index", "Devices")
 
 
 @bp.get("/devices")

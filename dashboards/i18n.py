@@ -1,112 +1,120 @@
-"""Every visible string of the panel, in one place: zh-CN first, English second.
+"""zh-CN first, English second: flask-babel with one message catalog per area.
 
-Message ids are the English text, as gettext (and flask-babel, where this is
-going) expects: `_("Devices up")` gives the zh-CN text from `ZH_CN` by
-default and the id itself in English. Enumeration names read from devices
-(`ups_output_source`, contact states, …) are translated through `STATES`.
+Message ids are the English text, as gettext expects: `_("Devices up")`
+(`flask_babel.gettext`, `_` in templates) gives the zh-CN text in Chinese
+and the id itself in English. The language of a request is `?lang=` (then
+remembered in the `lang` cookie), else the cookie, else zh-CN.
+
+**Adding the strings of a new area** (alerts, extranet, ...): put them in
+your own catalog, `dashboards/translations/zh_CN/<area>.po` (standard
+gettext .po: `msgid "Acknowledge"` / `msgstr "确认"`), next to the panel's
+`panel.po`. Every `*.po` under `translations/<locale>/` is read when the app
+starts, no compile step and no registration; a msgid translated differently
+in two files stops the start, naming both. To list a file's strings:
+`pybabel extract -F dashboards/babel.cfg dashboards/alerts.py dashboards/templates/alerts`.
+In Python use `flask_babel.gettext` / `lazy_gettext` (module level), in
+templates `{{ _("Text") }}` or `{{ _("%(n)d racks", n=3) }}` (newstyle:
+a literal % is written %%).
+
+Enumeration names read from devices (`ups_output_source`, contact states,
+device classes, metric names) are device vocabulary, not page text: they
+are kept below per language, `STATES` and friends.
 """
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Iterable
+from io import BytesIO
+from pathlib import Path
+from typing import Any, Final, cast
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import NullTranslations, Translations
+from flask import Flask, current_app, g
+from flask_babel import Babel, Domain
+from flask_babel import lazy_gettext as lazy_gettext
 
 ZH: Final = "zh-CN"
 EN: Final = "en"
 LANGUAGES: Final = (ZH, EN)
 DEFAULT: Final = ZH
 COOKIE: Final = "lang"
+LOCALES: Final = {ZH: "zh_CN", EN: "en"}  # our language tags -> babel locale names
+CATALOG_DIR: Final = Path(__file__).resolve().parent / "translations"
 
-ZH_CN: Final[dict[str, str]] = {
-    # layout and navigation
-    "Machine room panel": "机房监控面板",
-    "Overview": "总览",
-    "Racks": "机柜",
-    "Devices": "设备",
-    "Language": "语言",
-    "Updated": "更新于",
-    "Connection lost, showing the last values": "连接中断，显示的是最后一次数据",
-    "No data": "无数据",
-    "Page not found": "页面不存在",
-    "No such rack": "没有这个机柜",
-    "No such device": "没有这个设备",
-    "Back to the overview": "返回总览",
-    # overview
-    "Devices up": "在线设备",
-    "Devices down": "故障设备",
-    "Devices stale": "数据过期",
-    "of": "共",
-    "Lowest inlet temperature": "最低进风温度",
-    "Highest inlet temperature": "最高进风温度",
-    "Total IT load": "IT 总负载",
-    "sum of all rack PDUs": "全部机柜 PDU 合计",
-    "rack": "机柜",
-    "UPS": "UPS",
-    "Output source": "输出来源",
-    "Battery runtime": "电池后备时间",
-    "Battery charge": "电池电量",
-    "Output load": "输出负载",
-    "Cooling": "精密空调",
-    "Mode": "运行模式",
-    "Supply air": "送风温度",
-    "Return air": "回风温度",
-    "Safety sensors": "安防与环境告警",
-    "Devices not up": "异常设备",
-    "All devices are up.": "所有设备运行正常。",
-    "Error": "错误",
-    "min": "分钟",
-    # device states
-    "up": "在线",
-    "down": "故障",
-    "stale": "数据过期",
-    "never polled": "从未采集",
-    "of which never polled": "其中从未采集",
-    "seconds": "秒",
-    # racks
-    "Rack": "机柜",
-    "Location": "位置",
-    "Status": "状态",
-    "Inlet temperature": "进风温度",
-    "Humidity": "湿度",
-    "Power drawn": "用电功率",
-    "Power budget": "功率预算",
-    "Devices in rack": "设备数",
-    "Position": "位置 (U)",
-    "Power feeds": "供电回路",
-    "Feed": "回路",
-    "Side": "路别",
-    "Breaker": "断路器",
-    "Capacity": "容量",
-    "Row": "行",
-    "Column": "列",
-    "Height": "高度",
-    "zero-U": "0U (侧装)",
-    "active": "在用",
-    "planned": "规划中",
-    "reserved": "预留",
-    "available": "空闲",
-    # devices
-    "Device": "设备",
-    "Class": "类别",
-    "Label": "名称",
-    "Address": "地址",
-    "Profile": "采集模板",
-    "Profiles in use": "实际使用的模板",
-    "Rating": "额定值",
-    "Last poll": "最近一次采集",
-    "Time": "时间",
-    "Duration": "耗时",
-    "Samples": "样本数",
-    "Result": "结果",
-    "Current readings": "当前读数",
-    "Metric": "指标",
-    "Labels": "标签",
-    "Value": "数值",
-    "State": "状态",
-    "No readings yet.": "暂无读数。",
-    "Not polled yet.": "尚未采集。",
-    # /metrics
-    "Metrics are not enabled.": "未启用 /metrics 指标输出。",
-}
+__all__ = ["lazy_gettext"]
+
+
+class CatalogError(Exception):
+    pass
+
+
+def load_catalogs(directories: Iterable[Path]) -> dict[str, Translations]:
+    """Every `<dir>/<locale>/*.po`, merged per locale; a msgid translated two ways is an error."""
+    merged: dict[str, Translations] = {}
+    seen: dict[tuple[str, str], tuple[str, Path]] = {}
+    for directory in directories:
+        for po in sorted(directory.glob("*/*.po")):
+            locale = po.parent.name
+            with po.open("rb") as fh:
+                catalog = read_po(fh, locale=locale)
+            for message in catalog:
+                if not message.id or not message.string or message.fuzzy:
+                    continue
+                key = (locale, str(message.id))
+                earlier = seen.get(key)
+                if earlier is not None and earlier[0] != message.string:
+                    raise CatalogError(f"{po}: msgid {message.id!r} is already translated as "
+                                       f"{earlier[0]!r} in {earlier[1]}")
+                seen[key] = (str(message.string), po)
+            buf = BytesIO()
+            write_mo(buf, catalog)
+            buf.seek(0)
+            translations = Translations(fp=buf)
+            if locale in merged:
+                merged[locale].merge(translations)
+            else:
+                merged[locale] = translations
+    return merged
+
+
+class CatalogDomain(Domain):  # type: ignore[misc]
+    """flask-babel's domain, reading .po catalogs (per area) instead of compiled .mo files."""
+
+    def __init__(self, catalogs: dict[str, Translations]) -> None:
+        super().__init__(domain="messages")
+        self.catalogs = catalogs
+
+    def for_lang(self, lang: str) -> NullTranslations:
+        return self.catalogs.get(LOCALES.get(lang, lang)) or NullTranslations()
+
+    def get_translations(self) -> NullTranslations:
+        return self.for_lang(cast(str, g.get("lang", DEFAULT)))
+
+
+def pick(requested: str | None, remembered: str | None) -> str:
+    """The language for a request: `?lang=` first, then the cookie, then zh-CN."""
+    for lang in (requested, remembered):
+        if lang is not None and lang in LANGUAGES:
+            return lang
+    return DEFAULT
+
+
+def install(app: Flask, directories: Iterable[Path] = ()) -> None:
+    """flask-babel on `app`, with the catalogs of CATALOG_DIR and any `directories`."""
+    babel = Babel()
+    babel.init_app(app, default_locale=LOCALES[DEFAULT], default_timezone="Asia/Shanghai",
+                   locale_selector=lambda: LOCALES[cast(str, g.get("lang", DEFAULT))])
+    babel.domain_instance = CatalogDomain(load_catalogs([CATALOG_DIR, *directories]))
+
+
+def gettext(message: str, lang: str, **variables: Any) -> str:
+    """`message` in `lang` (an explicit language, for code that builds JSON for one)."""
+    babel = current_app.extensions["babel"].instance
+    text = str(babel.domain_instance.for_lang(lang).ugettext(message))
+    return text % variables if variables else text
+
 
 # Device classes (inventory `class:`), per language.
 CLASSES: Final[dict[str, dict[str, str]]] = {
@@ -183,20 +191,6 @@ METRICS: Final[dict[str, str]] = {
     "cooling_return_air_temperature_celsius": "回风温度",
     "cooling_fan_speed_ratio": "风机转速",
 }
-
-
-def pick(requested: str | None, remembered: str | None) -> str:
-    """The language for a request: `?lang=` first, then the cookie, then zh-CN."""
-    for lang in (requested, remembered):
-        if lang is not None and lang in LANGUAGES:
-            return lang
-    return DEFAULT
-
-
-def gettext(message: str, lang: str) -> str:
-    if lang == ZH:
-        return ZH_CN.get(message, message)
-    return message
 
 
 def class_text(device_class: str, lang: str) -> str:

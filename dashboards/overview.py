@@ -8,6 +8,7 @@ from . import summary
 from .data import get_snapshot, lang
 
 bp = Blueprint("overview", __name__)
+NAV = ("overview.index", "Overview")
 
 
 @bp.get("/")

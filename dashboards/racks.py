@@ -14,6 +14,7 @@ from .i18n import class_text
 from .snapshot import PDU_POWER, Snapshot
 
 bp = Blueprint("racks", __name__)
+NAV = ("racks.index", "Racks")
 
 
 @dataclass

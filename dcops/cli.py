@@ -163,6 +163,8 @@ main.add_command(lab)
 from playbooks.cli import extranet  # noqa: E402 - the extranet group lives with its playbooks
 
 main.add_command(extranet)
+from dashboards.cli import users  # noqa: E402, I001 - the panel's accounts live with the panel
+main.add_command(users)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 snmpsim is our only child process, tied to us so that even a SIGKILL
 leaves no agent behind; the rest is `dcops run` with the lab as a part.
+The panel needs a login: the demo (lab only) makes the admin user `demo`
+with a new random password at every start and prints both.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from collectors.profile import load_profiles
+from dashboards.users import demo_login
 from dcops.service import Part, serve
 from inventory import REFERENCE_DIR, load_inventory
 from lab import LabRunner, at_address
@@ -29,4 +32,5 @@ def run_demo(*, port: int, snmp_port: int | None, workdir: Path, interval: float
         return f"{len(lab.room.devices)} devices answering SNMP on {endpoints}"
 
     serve(inventory, profiles, store_path=workdir / "dcops.db", interval=interval, host=host, port=port,
-          parts=[Part("virtual room", start_lab, lab.stop)])
+          parts=[Part("login", lambda: demo_login(workdir / "dcops.db"), lambda: None),
+                 Part("virtual room", start_lab, lab.stop)])

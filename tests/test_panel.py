@@ -1,7 +1,8 @@
 """The panel's promises: the numbers an ops engineer reads, in Chinese first, from local assets only.
 
 The store is filled with a few reference devices' samples and poll reports at
-a fixed clock; every other reference device was never polled.
+a fixed clock; every other reference device was never polled. `client` is
+logged in as a viewer (access control itself: test_panel_auth.py).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from flask.testing import FlaskClient
 
 from conftest import require_command
 from dashboards import create_app
+from dashboards.users import UserStore
 from dcops.types import PollReport, Sample
 from inventory import REFERENCE_DIR, load_inventory
 from inventory.model import Inventory
@@ -113,9 +115,22 @@ def app(inventory: Inventory, store: Store) -> Flask:
                        "CLOCK": lambda: NOW})
 
 
+def login_as(app: Flask, name: str, role: str) -> FlaskClient:
+    """A client with `name` (created with `role` if new) logged in, as the login page would leave it."""
+    with app.app_context():
+        from dashboards.auth import get_users
+
+        users: UserStore = get_users()
+        user = users.get(name) or users.add(name, role, "correct horse battery")
+    client = app.test_client()
+    with client.session_transaction() as sess:
+        sess["user"], sess["v"] = user.name, user.version
+    return client
+
+
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
-    return app.test_client()
+    return login_as(app, "ops", "viewer")
 
 
 class Elements(HTMLParser):
@@ -371,7 +386,7 @@ def test_english_on_request_and_remembered_by_cookie(client: FlaskClient) -> Non
     html = resp.get_data(as_text=True)
     assert '<html lang="en">' in html
     assert "Total IT load" in html and "IT 总负载" not in html
-    assert "lang=en" in resp.headers["Set-Cookie"]
+    assert [c for c in resp.headers.getlist("Set-Cookie") if c.startswith("lang=en;")]
     html = client.get("/racks").get_data(as_text=True)  # no ?lang: the cookie keeps it
     assert '<html lang="en">' in html and "Inlet temperature" in html
     assert api(client, "/api/overview")["ups"][0]["source_label"] == "battery"
@@ -383,7 +398,7 @@ def test_english_on_request_and_remembered_by_cookie(client: FlaskClient) -> Non
 def test_unknown_language_falls_back_to_chinese(client: FlaskClient) -> None:
     resp = client.get("/?lang=xx")
     assert '<html lang="zh-CN">' in resp.get_data(as_text=True)
-    assert "Set-Cookie" not in resp.headers
+    assert not [c for c in resp.headers.getlist("Set-Cookie") if c.startswith("lang=")]
 
 
 # ------------------------------------------------------------------ safety
