@@ -1,242 +1,44 @@
 """Device profiles: YAML data saying which OIDs a device family answers and what they mean.
 
 A profile (collectors/profiles/*.yml) is read strictly, like the inventory
-(file, line and key in every error). `select()` picks profiles for a device
-from its sysObjectID, sysDescr and a few probe OIDs; `evaluate()` turns the
-values an agent returned into Samples. No vendor logic lives in Python:
-scale, unit, index labels, lookups and enumerations are all data.
+(file, line and key in every error; collectors/profile_load.py). `select()`
+picks profiles for a device from its sysObjectID, sysDescr and a few probe
+OIDs; `measure()` turns the values an agent returned into readings and
+`evaluate()` into Samples. No vendor logic lives in Python: scale, unit,
+index labels, lookups, enumerations, per-row divisors, validity columns and
+type columns are all data (collectors/README.md lists the keys).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
-import yaml
+from dcops.types import Sample
 
-from dcops.types import UNITS, Sample
-from inventory.strict import InventoryError, LoadError, Reader
-
+from .profile_load import PROFILES_DIR, load_profile, load_profiles
+from .profile_model import SYS_DESCR, SYS_OBJECT_ID, SYS_UPTIME, Kind, Match, Profile, Reading
 from .snmp import Value
 
-PROFILES_DIR = Path(__file__).parent / "profiles"
-OID_RE = re.compile(r"^[0-9]+(\.[0-9]+)+$")
-METRIC_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
-SYS_DESCR = "1.3.6.1.2.1.1.1.0"
-SYS_OBJECT_ID = "1.3.6.1.2.1.1.2.0"
-SYS_UPTIME = "1.3.6.1.2.1.1.3.0"
-# entPhySensorTable columns (RFC 3433)
-ENT_TYPE, ENT_SCALE, ENT_PRECISION, ENT_VALUE, ENT_STATUS = (f"1.3.6.1.2.1.99.1.1.1.{i}" for i in range(1, 6))
+__all__ = ["PROFILES_DIR", "SYS_DESCR", "SYS_OBJECT_ID", "SYS_UPTIME", "Kind", "Match", "Measured", "Profile",
+           "Reading", "detection_oids", "evaluate", "load_profile", "load_profiles", "measure", "select"]
+
+NUMBER_RE = re.compile(r"-?\d*\.?\d+")
 
 
 @dataclass(frozen=True)
-class Kind:
-    """What a reading is: class (temperature, state, …), metric name, unit, extra scale."""
+class Measured:
+    """One reading as the probe shows it: the Sample plus what kind of thing it is and where it came from."""
 
+    sample: Sample
     cls: str
-    metric: str
-    unit: str
-    scale: float = 1.0
-
-
-@dataclass(frozen=True)
-class Reading:
+    reading: str
+    profile: str
     name: str
-    kind: Kind
-    oid: str
-    table: bool = False
-    index: tuple[str, ...] = ()
-    scale: float = 1.0
-    enum: Mapping[int, str] = field(default_factory=dict)
-    lookup_label: str = ""
-    lookup_oid: str = ""
-    entity_types: Mapping[int, Kind] = field(default_factory=dict)
+    raw: Value
 
-    def walks(self) -> list[str]:
-        """The subtrees this reading needs walked (none for a scalar)."""
-        if not self.table:
-            return []
-        roots = [self.oid] + ([self.lookup_oid] if self.lookup_oid else [])
-        if self.entity_types:
-            roots += [ENT_TYPE, ENT_SCALE, ENT_PRECISION, ENT_STATUS]
-        return roots
-
-
-@dataclass(frozen=True)
-class Profile:
-    name: str
-    description: str
-    readings: tuple[Reading, ...]
-    sysobjectid: tuple[str, ...] = ()
-    sysdescr: tuple[re.Pattern[str], ...] = ()
-    has_oid: tuple[str, ...] = ()
-    has_oid_prefix: tuple[str, ...] = ()
-
-    @property
-    def scalars(self) -> list[str]:
-        return [r.oid for r in self.readings if not r.table]
-
-    @property
-    def walks(self) -> list[str]:
-        roots: list[str] = []
-        for r in self.readings:
-            roots += [w for w in r.walks() if w not in roots]
-        return roots
-
-    def matches(self, facts: Mapping[str, Value], prefixes_present: set[str]) -> bool:
-        """Do the detection facts (sysObjectID, sysDescr, probe OIDs) fit this profile?"""
-        if not (self.sysobjectid or self.sysdescr or self.has_oid or self.has_oid_prefix):
-            return False
-        oid = str(facts.get(SYS_OBJECT_ID) or "").strip(".")
-        if self.sysobjectid and not any(oid == p or oid.startswith(p + ".") for p in self.sysobjectid):
-            return False
-        descr = str(facts.get(SYS_DESCR) or "")
-        if self.sysdescr and not any(rx.search(descr) for rx in self.sysdescr):
-            return False
-        if any(facts.get(o) is None for o in self.has_oid):
-            return False
-        return all(p in prefixes_present for p in self.has_oid_prefix)
-
-
-# ------------------------------------------------------------------ loading
-
-def _oid(r: Reader, node: yaml.Node, path: str) -> str | None:
-    raw = node.value if isinstance(node, yaml.ScalarNode) else None
-    if raw is None or not OID_RE.match(str(raw).strip(".")):
-        r.error(node, path, f"{raw!r} is not a numeric OID")
-        return None
-    return str(raw).strip(".")
-
-
-def _oids(r: Reader, node: yaml.Node, path: str) -> tuple[str, ...]:
-    return tuple(o for i, n in enumerate(r.sequence(node, path)) if (o := _oid(r, n, f"{path}[{i}]")))
-
-
-def _kind(r: Reader, m: dict[str, yaml.Node], path: str) -> Kind | None:
-    cls = r.name(m["class"], f"{path}.class") if "class" in m else None
-    metric = r.string(m["metric"], f"{path}.metric", pattern=METRIC_RE) if "metric" in m else None
-    unit = r.string(m["unit"], f"{path}.unit", choices=sorted(UNITS)) if "unit" in m else "state"
-    scale = r.number(m["scale"], f"{path}.scale", -1e9, 1e9) if "scale" in m else 1.0
-    if cls and metric and unit and scale is not None:
-        return Kind(cls, metric, unit, scale)
-    return None
-
-
-READING_KEYS = {"name", "class", "metric", "oid", "table", "index", "scale", "unit", "enum", "lookup",
-                "entity_sensor"}
-
-
-def _reading(r: Reader, node: yaml.Node, path: str) -> Reading | None:
-    m = r.mapping(node, path, READING_KEYS, {"name", "class", "metric", "oid"})
-    if m is None:
-        return None
-    name = r.name(m["name"], f"{path}.name") if "name" in m else None
-    if name:
-        path = f"{path} ({name})"
-    kind = _kind(r, {k: v for k, v in m.items() if k in ("class", "metric", "unit")}, path)
-    oid = _oid(r, m["oid"], f"{path}.oid") if "oid" in m else None
-    table = False
-    if "table" in m:
-        tnode = m["table"]
-        if not (isinstance(tnode, yaml.ScalarNode) and tnode.tag.endswith(":bool")):
-            r.error(tnode, f"{path}.table", "expected true or false")
-        else:
-            table = tnode.value.lower() == "true"
-    index = tuple(x for i, n in enumerate(r.sequence(m["index"], f"{path}.index"))
-                  if (x := r.name(n, f"{path}.index[{i}]"))) if "index" in m else ()
-    if table and not index:
-        r.error(node, f"{path}.index", "a table reading needs index labels")
-    scale = r.number(m["scale"], f"{path}.scale", -1e9, 1e9) if "scale" in m else 1.0
-    enum: dict[int, str] = {}
-    if "enum" in m and isinstance(m["enum"], yaml.MappingNode):
-        for k, v in m["enum"].value:
-            if not (k.tag.endswith(":int")):
-                r.error(k, f"{path}.enum.{k.value}", "enumeration keys are integers")
-                continue
-            text = r.string(v, f"{path}.enum.{k.value}")
-            if text:
-                enum[int(k.value)] = text
-    elif "enum" in m:
-        r.error(m["enum"], f"{path}.enum", "expected a mapping of integer: name")
-    lookup_label = lookup_oid = ""
-    if "lookup" in m:
-        lm = r.mapping(m["lookup"], f"{path}.lookup", {"label", "oid"}, {"label", "oid"})
-        if lm and "label" in lm and "oid" in lm:
-            lookup_label = r.name(lm["label"], f"{path}.lookup.label") or ""
-            lookup_oid = _oid(r, lm["oid"], f"{path}.lookup.oid") or ""
-    entity: dict[int, Kind] = {}
-    if "entity_sensor" in m:
-        em = m["entity_sensor"]
-        if not isinstance(em, yaml.MappingNode):
-            r.error(em, f"{path}.entity_sensor", "expected a mapping of sensor type: kind")
-        else:
-            for k, v in em.value:
-                kp = f"{path}.entity_sensor.{k.value}"
-                km = r.mapping(v, kp, {"class", "metric", "unit", "scale"}, {"class", "metric", "unit"})
-                kk = _kind(r, km, kp) if km else None
-                if kk and k.tag.endswith(":int"):
-                    entity[int(k.value)] = kk
-    if enum and kind and kind.unit != "state":
-        r.error(node, f"{path}.unit", "a reading with an enumeration is a state (leave unit out)")
-    if name and kind and oid and scale is not None:
-        return Reading(name=name, kind=kind, oid=oid, table=table, index=index, scale=scale, enum=enum,
-                       lookup_label=lookup_label, lookup_oid=lookup_oid, entity_types=entity)
-    return None
-
-
-def load_profile(path: Path, errors: list[LoadError]) -> Profile | None:
-    r = Reader(path, errors)
-    root = r.compose(path.read_text(encoding="utf-8"))
-    if root is None:
-        return None
-    m = r.mapping(root, "", {"name", "description", "match", "readings"}, {"name", "match", "readings"})
-    if m is None:
-        return None
-    name = r.name(m["name"], "name") if "name" in m else None
-    descr = r.string(m["description"], "description") if "description" in m else ""
-    match: dict[str, yaml.Node] = {}
-    if "match" in m:
-        match = r.mapping(m["match"], "match", {"sysobjectid", "sysdescr", "has_oid", "has_oid_prefix"}) or {}
-    sysdescr: list[re.Pattern[str]] = []
-    for i, n in enumerate(r.sequence(match["sysdescr"], "match.sysdescr") if "sysdescr" in match else []):
-        text = r.string(n, f"match.sysdescr[{i}]")
-        try:
-            sysdescr.append(re.compile(text or ""))
-        except re.error as exc:
-            r.error(n, f"match.sysdescr[{i}]", f"bad regular expression: {exc}")
-    readings = [x for i, n in enumerate(r.sequence(m["readings"], "readings") if "readings" in m else [])
-                if (x := _reading(r, n, f"readings[{i}]"))]
-    if not name:
-        return None
-    return Profile(
-        name=name, description=descr or "", readings=tuple(readings),
-        sysobjectid=_oids(r, match["sysobjectid"], "match.sysobjectid") if "sysobjectid" in match else (),
-        sysdescr=tuple(sysdescr),
-        has_oid=_oids(r, match["has_oid"], "match.has_oid") if "has_oid" in match else (),
-        has_oid_prefix=_oids(r, match["has_oid_prefix"], "match.has_oid_prefix")
-        if "has_oid_prefix" in match else (),
-    )
-
-
-def load_profiles(directory: Path = PROFILES_DIR) -> dict[str, Profile]:
-    """Every profile in a directory; InventoryError lists every problem."""
-    errors: list[LoadError] = []
-    profiles: dict[str, Profile] = {}
-    for path in sorted(directory.glob("*.yml")):
-        p = load_profile(path, errors)
-        if p is None:
-            continue
-        if p.name in profiles:
-            errors.append(LoadError(str(path), 1, "name", f"duplicate profile name {p.name!r}"))
-        profiles[p.name] = p
-    if errors:
-        raise InventoryError(errors)
-    return profiles
-
-
-# ------------------------------------------------------------------ evaluation
 
 def detection_oids(profiles: Sequence[Profile]) -> list[str]:
     oids = [SYS_DESCR, SYS_OBJECT_ID, SYS_UPTIME]
@@ -246,28 +48,128 @@ def detection_oids(profiles: Sequence[Profile]) -> list[str]:
 
 
 def select(profiles: Sequence[Profile], facts: Mapping[str, Value], prefixes: set[str]) -> list[Profile]:
-    return [p for p in profiles if p.matches(facts, prefixes)]
+    """The profiles whose match fits; a profile that `extends` another stands in for it."""
+    chosen = [p for p in profiles if p.matches(facts, prefixes)]
+    replaced = {name for p in chosen for name in p.replaces}
+    return [p for p in chosen if p.name not in replaced]
 
 
-def _number(value: Value) -> float | None:
+def _number(value: Value, parse: bool = False) -> float | None:
     if isinstance(value, bool):
         return float(value)
     if isinstance(value, (int, float)):
         return float(value)
     if isinstance(value, str):
         try:
-            return float(value.strip())
+            num = float(value.strip())
         except ValueError:
-            return None
+            if not parse or not (m := NUMBER_RE.search(value)):
+                return None
+            num = float(m.group())
+        return num if math.isfinite(num) else None
     return None
 
 
 def _index_labels(reading: Reading, index: str) -> tuple[tuple[str, str], ...]:
+    if not reading.index:
+        return ()
     parts = index.split(".")
     if len(reading.index) == 1 or len(parts) < len(reading.index):
         return ((reading.index[0], index),)
     head = list(zip(reading.index[:-1], parts, strict=False))
     return (*head, (reading.index[-1], ".".join(parts[len(reading.index) - 1:])))
+
+
+class _Row:
+    """Looks up a row's helper values: in walked columns (tables) or fetched instances (scalars)."""
+
+    def __init__(self, scalars: Mapping[str, Value], walked: Mapping[str, Sequence[tuple[str, Value]]]):
+        self.scalars = scalars
+        self.walked = walked
+        self._columns: dict[str, dict[str, Value]] = {}
+
+    def column(self, root: str) -> dict[str, Value]:
+        if root not in self._columns:
+            n = len(root) + 1
+            self._columns[root] = {oid[n:]: v for oid, v in self.walked.get(root, ())}
+        return self._columns[root]
+
+    def get(self, rd: Reading, oid: str, index: str) -> Value:
+        return self.column(oid).get(index) if rd.table else self.scalars.get(oid)
+
+
+def _kind(rd: Reading, rows: _Row, index: str) -> Kind | None:
+    kb = rd.kinds_by
+    if kb is None:
+        return rd.kind
+    if kb.column:
+        raw = rows.get(rd, kb.column, index)
+    else:
+        parts = index.split(".")
+        assert kb.index is not None
+        raw = parts[kb.index] if -len(parts) <= kb.index < len(parts) else None
+    code = _number(raw)
+    if code is not None and code.is_integer() and int(code) in kb.kinds:
+        return kb.kinds[int(code)]
+    return kb.kinds.get(raw.strip()) if isinstance(raw, str) else None
+
+
+def _value(rd: Reading, raw: Value) -> float | None:
+    num = _number(raw, rd.parse)
+    if num is None and rd.enum and isinstance(raw, str):
+        by_text = {t.lower(): k for k, t in rd.enum.items()}
+        num = float(by_text[raw.strip().lower()]) if raw.strip().lower() in by_text else None
+    return num
+
+
+def _one(rd: Reading, profile: str, device: str, rows: _Row, index: str, raw: Value, ts: float) -> Measured | None:
+    if not all(w.allows(_number(rows.get(rd, w.column, index))) for w in rd.when):
+        return None
+    kind = _kind(rd, rows, index)
+    num = _value(rd, raw)
+    if kind is None or num is None:
+        return None
+    oid = f"{rd.oid}.{index}" if rd.table else rd.oid
+    labels = _index_labels(rd, index) if rd.table else ()
+    texts = []
+    for lk in rd.lookups:
+        key = ".".join(index.split(".")[: lk.prefix]) if lk.prefix else index
+        text = rows.column(lk.oid).get(key) if rd.table else rows.scalars.get(lk.oid)
+        if text is not None and str(text).strip():
+            labels = (*labels, (lk.label, str(text).strip()))
+            texts.append(str(text).strip())
+    name = " ".join([rd.name, *(texts or ([index] if rd.table else []))])
+    if rd.enum or kind.unit == "state":
+        sample = Sample(device=device, metric=kind.metric, value=num, ts=ts, unit="state", labels=labels, oid=oid,
+                        text=rd.enum.get(int(num), str(int(num))) if rd.enum else "")
+        return Measured(sample, kind.cls, rd.name, profile, name, raw)
+    exp = 0.0
+    for e in rd.exponents:
+        got = _number(rows.get(rd, e.column, index))
+        exp += e.times * ((e.default if got is None else got) + e.offset)
+    value = num * (10.0 ** exp) * rd.scale * kind.scale + kind.offset + rd.offset
+    sample = Sample(device=device, metric=kind.metric, value=round(value, 9), ts=ts, unit=kind.unit,
+                    labels=labels, oid=oid)
+    return Measured(sample, kind.cls, rd.name, profile, name, raw)
+
+
+def measure(
+    profile: Profile,
+    device: str,
+    scalars: Mapping[str, Value],
+    walked: Mapping[str, Sequence[tuple[str, Value]]],
+    ts: float,
+) -> list[Measured]:
+    """Turn what the agent answered into readings; absent or non-numeric values give none."""
+    rows = _Row(scalars, walked)
+    out: list[Measured] = []
+    for rd in profile.readings:
+        items = rows.column(rd.oid).items() if rd.table else [("", scalars.get(rd.oid))]
+        for index, raw in items:
+            m = _one(rd, profile.name, device, rows, index, raw, ts)
+            if m is not None:
+                out.append(m)
+    return out
 
 
 def evaluate(
@@ -277,51 +179,5 @@ def evaluate(
     walked: Mapping[str, Sequence[tuple[str, Value]]],
     ts: float,
 ) -> list[Sample]:
-    """Turn what the agent answered into Samples; absent or non-numeric values give none."""
-    out: list[Sample] = []
-
-    def column(root: str) -> dict[str, Value]:
-        n = len(root) + 1
-        return {oid[n:]: v for oid, v in walked.get(root, ())}
-
-    for rd in profile.readings:
-        if not rd.table:
-            raw = scalars.get(rd.oid)
-            num = _number(raw)
-            if num is not None:
-                out.append(_sample(rd, rd.kind, device, num, ts, (), rd.oid))
-            continue
-        names = column(rd.lookup_oid) if rd.lookup_oid else {}
-        entity = ({k: column(c) for k, c in (("type", ENT_TYPE), ("scale", ENT_SCALE),
-                                               ("precision", ENT_PRECISION), ("status", ENT_STATUS))}
-                  if rd.entity_types else {})
-        for index, raw in column(rd.oid).items():
-            num = _number(raw)
-            if num is None:
-                continue
-            labels = _index_labels(rd, index)
-            if rd.lookup_label and index in names:
-                labels = (*labels, (rd.lookup_label, str(names[index]).strip()))
-            kind = rd.kind
-            if entity:
-                etype = _number(entity["type"].get(index))
-                if etype is None or int(etype) not in rd.entity_types:
-                    continue
-                if _number(entity["status"].get(index)) not in (None, 1.0):
-                    continue
-                kind = rd.entity_types[int(etype)]
-                exp = 3 * (int(_number(entity["scale"].get(index)) or 9) - 9)
-                exp -= int(_number(entity["precision"].get(index)) or 0)
-                num = num * (10.0 ** exp)
-            out.append(_sample(rd, kind, device, num, ts, labels, f"{rd.oid}.{index}"))
-    return out
-
-
-def _sample(rd: Reading, kind: Kind, device: str, num: float, ts: float,
-            labels: tuple[tuple[str, str], ...], oid: str) -> Sample:
-    if rd.enum:
-        return Sample(device=device, metric=kind.metric, value=num, ts=ts, unit="state", labels=labels,
-                      oid=oid, text=rd.enum.get(int(num), str(int(num))))
-    value = num * rd.scale * kind.scale
-    return Sample(device=device, metric=kind.metric, value=round(value, 9), ts=ts, unit=kind.unit,
-                  labels=labels, oid=oid)
+    """The Samples of `measure()`: what the poller publishes."""
+    return [m.sample for m in measure(profile, device, scalars, walked, ts)]

@@ -22,6 +22,7 @@ UNITS: Final = frozenset(
     {
         "celsius", "percent", "volts", "amperes", "watts", "voltamperes", "hertz",
         "seconds", "rpm", "joules", "kilowatthours", "cfm", "pascals", "ratio", "state", "count",
+        "dbm", "liters_per_minute", "bytes", "bits_per_second",
     }
 )
 

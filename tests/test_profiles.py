@@ -80,13 +80,15 @@ def test_entity_sensor_value_follows_type_scale_and_precision() -> None:
         ({"1.3.6.1.2.1.1.2.0": "1.3.6.1.4.1.318.1.3.4.6",
           "1.3.6.1.4.1.318.1.1.26.4.3.1.5.1": 117}, set(), ["apc-rpdu2"]),
         ({"1.3.6.1.2.1.1.2.0": "1.3.6.1.4.1.2254.2.5", "1.3.6.1.2.1.33.1.1.1.0": "Delta"}, set(),
+         ["ups-mib-decivolt"]),
+        ({"1.3.6.1.2.1.1.2.0": "1.3.6.1.4.1.5491.304", "1.3.6.1.2.1.33.1.1.1.0": "Riello"}, set(),
          ["ups-mib"]),
         ({"1.3.6.1.2.1.1.2.0": "1.3.6.1.4.1.3854.1"}, set(), ["akcp-sensorprobe"]),
         ({"1.3.6.1.2.1.1.2.0": "1.3.6.1.4.1.9.1.1208"}, {"1.3.6.1.2.1.99.1.1.1.4"},
          ["entity-sensor-mib"]),
         ({"1.3.6.1.2.1.1.2.0": "1.3.6.1.4.1.99999"}, set(), []),
     ],
-    ids=["apc-pdu", "rfc1628-ups", "akcp", "entity-sensors", "unknown"],
+    ids=["apc-pdu", "decivolt-card-replaces-rfc1628", "rfc1628-ups", "akcp", "entity-sensors", "unknown"],
 )
 def test_auto_selects_profiles_by_sysobjectid_and_probe_oids(
     facts: dict[str, object], prefixes: set[str], expected: list[str]
