@@ -9,9 +9,11 @@ returns non-increasing OIDs ends the walk with an error instead of spinning.
 
 from __future__ import annotations
 
+import asyncio
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Any, Protocol
 
 from pyasn1.type import univ
 from pysnmp.hlapi.v1arch.asyncio import CommunityData, SnmpDispatcher
@@ -21,6 +23,9 @@ from pysnmp.hlapi.v1arch.asyncio import get_cmd as v1_get
 from pysnmp.proto import rfc1902, rfc1905
 
 from inventory.model import SnmpCredentials
+
+from .snmpwire import END, GET, GETBULK, ErrorStatus, V2cClient
+from .snmpwire import Timeout as WireTimeout
 
 Value = int | float | str | None
 
@@ -89,9 +94,20 @@ MAX_BULK_VARBINDS = 60
 
 
 class PysnmpTransport:
-    """The production transport."""
+    """The production transport.
 
-    def __init__(self) -> None:
+    v1/v2c go over our own codec and UDP client (collectors/snmpwire.py) by
+    default: pyasn1's decoding was 80 % of the poller's CPU. `wire="pysnmp"`
+    selects pysnmp's v1arch instead (the reference the codec is tested
+    against). SNMPv3 always goes through pysnmp.
+    """
+
+    def __init__(self, wire: str = "native") -> None:
+        if wire not in ("native", "pysnmp"):
+            raise ValueError(f"unknown SNMP wire {wire!r} (native or pysnmp)")
+        self.wire = wire
+        self._native: V2cClient | None = None
+        self._addresses: dict[str, str] = {}
         self._dispatcher: SnmpDispatcher | None = None
         self._v3: V3Client | None = None
         self.oids_returned = 0  # values that get() and walk() gave back, for benchmarks
@@ -105,6 +121,9 @@ class PysnmpTransport:
         return self._dispatcher
 
     def close(self) -> None:
+        if self._native is not None:
+            self._native.close()
+            self._native = None
         if self._dispatcher is not None:
             self._dispatcher.transport_dispatcher.close_dispatcher()
             self._dispatcher = None
@@ -123,6 +142,8 @@ class PysnmpTransport:
         creds = target.credentials
         if creds.community is None:
             raise SnmpError("no community configured")
+        if self.wire == "native":
+            return await self._native_request(target, bulk, oids)
         auth = CommunityData(creds.community.reveal(), mpModel=0 if creds.version == "1" else 1)
         key = (target.host, target.port, target.timeout, target.retries)
         transport = self._targets.get(key)
@@ -142,6 +163,26 @@ class PysnmpTransport:
         if err_status and int(err_status):
             raise SnmpError(f"{err_status.prettyPrint()} at index {int(err_index)}")
         return [(".".join(str(x) for x in name), _wire(val)) for name, val in result]
+
+    async def _native_request(
+        self, target: Target, bulk: bool, oids: Sequence[str]
+    ) -> list[tuple[str, Value | _End]]:
+        assert target.credentials.community is not None
+        if self._native is None:
+            self._native = V2cClient()
+        address = self._addresses.get(target.host)
+        if address is None:  # answers come from an address: resolve names once
+            infos = await asyncio.get_running_loop().getaddrinfo(target.host, target.port, family=socket.AF_INET,
+                                                                 type=socket.SOCK_DGRAM)
+            address = self._addresses[target.host] = str(infos[0][4][0])
+        try:
+            varbinds = await self._native.request(
+                address, target.port, 0 if target.credentials.version == "1" else 1,
+                target.credentials.community.reveal().encode(), GETBULK if bulk else GET, oids,
+                max_repetitions=target.max_repetitions, timeout=target.timeout, retries=target.retries)
+        except (WireTimeout, ErrorStatus) as exc:
+            raise SnmpError(str(exc)) from None
+        return [(oid, END_OF_MIB if value is END else value) for oid, value in varbinds]  # type: ignore[misc]
 
     async def _request(
         self, target: Target, bulk: bool, oids: Sequence[str]
@@ -205,55 +246,104 @@ class PysnmpTransport:
 
 
 class V3Client:
-    """SNMPv3 (USM) through pysnmp's v3arch engine; one engine for every device."""
+    """SNMPv3 (USM) through pysnmp's v3arch engine.
+
+    One engine per distinct USM user (name, protocols, keys): pysnmp keys its
+    user table by name, so two devices with the same user name but different
+    keys would overwrite each other's keys on a shared engine mid-request.
+    Sites usually have one or a few v3 users, so this is a handful of engines.
+    """
 
     def __init__(self) -> None:
-        from pysnmp.hlapi.v3arch.asyncio import SnmpEngine
-
-        self.engine = SnmpEngine()
+        self._engines: dict[tuple[str, str, str, str, str], Any] = {}
+        self._targets: dict[tuple[str, int, float, int], Any] = {}
 
     def close(self) -> None:
-        self.engine.close_dispatcher()
+        for engine in self._engines.values():
+            engine.close_dispatcher()
+        self._engines.clear()
+        self._targets.clear()
+
+    def _engine(self, c: SnmpCredentials) -> Any:
+        from pysnmp.hlapi.v3arch.asyncio import SnmpEngine
+
+        key = (c.user, c.auth_protocol, c.auth_key.reveal() if c.auth_key else "",
+               c.priv_protocol, c.priv_key.reveal() if c.priv_key else "")
+        engine = self._engines.get(key)
+        if engine is None:
+            engine = self._engines[key] = SnmpEngine()
+        return engine
+
+    async def _target(self, target: Target) -> Any:
+        from pysnmp.hlapi.v3arch.asyncio import UdpTransportTarget
+
+        key = (target.host, target.port, target.timeout, target.retries)
+        transport = self._targets.get(key)
+        if transport is None:
+            transport = await UdpTransportTarget.create((target.host, target.port), timeout=target.timeout,
+                                                        retries=target.retries)
+            self._targets[key] = transport
+        return transport
 
     async def request(
         self, target: Target, bulk: bool, oids: Sequence[str]
     ) -> list[tuple[str, Value | _End]]:
-        from pysnmp.hlapi.v3arch.asyncio import (
-            ContextData,
-            ObjectIdentity,
-            ObjectType,
-            UdpTransportTarget,
-            UsmUserData,
-            bulk_cmd,
-            get_cmd,
-        )
+        from pysnmp.hlapi.v3arch.asyncio import ContextData, ObjectIdentity, ObjectType, bulk_cmd, get_cmd
 
         c = target.credentials
-        user = UsmUserData(
-            c.user,
-            authKey=c.auth_key.reveal() if c.auth_key else None,
-            privKey=c.priv_key.reveal() if c.priv_key else None,
-            authProtocol=_auth_protocol(c.auth_protocol) if c.auth_key else None,
-            privProtocol=_priv_protocol(c.priv_protocol) if c.priv_key else None,
-        )
-        transport = await UdpTransportTarget.create((target.host, target.port), timeout=target.timeout,
-                                                    retries=target.retries)
+        if not c.user:
+            raise SnmpError("no SNMPv3 user configured")
+        user = usm_user(c)
+        engine = self._engine(c)
+        transport = await self._target(target)
+        context = ContextData(contextName=c.context) if c.context else ContextData()
         varbinds = [ObjectType(ObjectIdentity(oid)) for oid in oids]
         if bulk:
             err_ind, err_status, err_index, result = await bulk_cmd(
-                self.engine, user, transport, ContextData(), 0, target.max_repetitions, *varbinds,
-                lookupMib=False)
+                engine, user, transport, context, 0, target.max_repetitions, *varbinds, lookupMib=False)
         else:
             err_ind, err_status, err_index, result = await get_cmd(
-                self.engine, user, transport, ContextData(), *varbinds, lookupMib=False)
+                engine, user, transport, context, *varbinds, lookupMib=False)
         if err_ind:
-            raise SnmpError(str(err_ind))
+            raise SnmpError(v3_reason(err_ind, c.user))
         if err_status and int(err_status):
             raise SnmpError(f"{err_status.prettyPrint()} at index {int(err_index)}")
         return [(".".join(str(x) for x in vb[0]), _wire(vb[1])) for vb in result]
 
 
-def _auth_protocol(name: str) -> object:
+def usm_user(c: SnmpCredentials, engine_id: str | None = None) -> Any:
+    """pysnmp's UsmUserData for these credentials (noAuthNoPriv, authNoPriv or authPriv)."""
+    from pysnmp.hlapi.v3arch.asyncio import UsmUserData
+
+    extra: dict[str, Any] = {}
+    if engine_id:
+        extra["securityEngineId"] = univ.OctetString(hexValue=engine_id)
+    return UsmUserData(
+        c.user,
+        authKey=c.auth_key.reveal() if c.auth_key else None,
+        privKey=c.priv_key.reveal() if c.priv_key else None,
+        authProtocol=auth_protocol(c.auth_protocol) if c.auth_key else None,
+        privProtocol=priv_protocol(c.priv_protocol) if c.priv_key else None,
+        **extra,
+    )
+
+
+# pysnmp's error indications for USM failures, as an operator would say them
+_V3_REASONS = {
+    "WrongDigest": "authentication failed for SNMPv3 user {user!r} (wrong auth key or auth protocol)",
+    "DecryptionError": "decryption failed for SNMPv3 user {user!r} (wrong privacy key or privacy protocol)",
+    "UnknownUserName": "the agent does not know SNMPv3 user {user!r}",
+    "UnsupportedSecurityLevel": "the agent refuses this security level for SNMPv3 user {user!r}",
+    "NotInTimeWindow": "the agent's SNMPv3 clock check failed for user {user!r} (not in time window)",
+}
+
+
+def v3_reason(err_ind: object, user: str) -> str:
+    template = _V3_REASONS.get(type(err_ind).__name__)
+    return template.format(user=user) if template else str(err_ind)
+
+
+def auth_protocol(name: str) -> object:
     from pysnmp.hlapi.v3arch import asyncio as v3
 
     return {
@@ -263,10 +353,11 @@ def _auth_protocol(name: str) -> object:
     }[name]
 
 
-def _priv_protocol(name: str) -> object:
+def priv_protocol(name: str) -> object:
     from pysnmp.hlapi.v3arch import asyncio as v3
 
     return {
         "DES": v3.usmDESPrivProtocol, "AES": v3.usmAesCfb128Protocol,
         "AES192": v3.usmAesCfb192Protocol, "AES256": v3.usmAesCfb256Protocol,
     }[name]
+
