@@ -24,6 +24,7 @@ from dcops.types import DEVICE_CLASSES
 
 from .model import (
     AUTH_PROTOCOLS,
+    DEFAULT_MODBUS_PORT,
     FEED_SIDES,
     PHASES,
     PRIV_PROTOCOLS,
@@ -32,6 +33,7 @@ from .model import (
     Device,
     Inventory,
     Location,
+    ModbusSettings,
     PowerFeed,
     PowerPanel,
     Rack,
@@ -39,7 +41,7 @@ from .model import (
     SnmpCredentials,
     Utility,
 )
-from .strict import TAG_NULL, InventoryError, LoadError, Reader, describe
+from .strict import TAG_INT, TAG_NULL, InventoryError, LoadError, Reader, describe
 
 SECRETS_FILE = "secrets.yml"
 LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -92,14 +94,14 @@ class Draft:
     invalid: defaultdict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
 
 
-def parse_address(value: str) -> tuple[str, int] | None:
+def parse_address(value: str, default_port: int = DEFAULT_SNMP_PORT) -> tuple[str, int] | None:
     """`host`, `host:port`, `[v6]:port` or a bare IPv6 address."""
-    host, port = value, DEFAULT_SNMP_PORT
+    host, port = value, default_port
     if value.startswith("["):
         m = re.fullmatch(r"\[([^\]]+)\](?::(\d+))?", value)
         if not m:
             return None
-        host, port = m.group(1), int(m.group(2) or DEFAULT_SNMP_PORT)
+        host, port = m.group(1), int(m.group(2) or default_port)
     elif value.count(":") == 1:
         host, _, p = value.partition(":")
         if not p.isdigit():
@@ -243,10 +245,17 @@ class SnmpDraft:
     auth_key: str | None = None
     priv_protocol: str = ""
     priv_key: str | None = None
+    context: str = ""
+    engine_id: str = ""
+
+
+ENGINE_ID_RE = re.compile(r"^(0x)?([0-9A-Fa-f]{2}){5,32}$")
+MAX_CONTEXT = 32  # SNMP-FRAMEWORK-MIB: a contextName is an SnmpAdminString (SIZE (0..32))
 
 
 def read_snmp(r: Reader, node: yaml.Node, path: str, d: Draft) -> SnmpDraft | None:
-    keys = {"version", "community", "user", "auth_protocol", "auth_key", "priv_protocol", "priv_key"}
+    keys = {"version", "community", "user", "auth_protocol", "auth_key", "priv_protocol", "priv_key",
+            "context", "engine_id"}
     m = r.mapping(node, path, keys, {"version"})
     if m is None or "version" not in m:
         return None
@@ -265,7 +274,7 @@ def read_snmp(r: Reader, node: yaml.Node, path: str, d: Draft) -> SnmpDraft | No
         if "community" not in m:
             r.error(node, f"{path}.community", f"missing required key for SNMP v{version}")
             return None
-        for k in ("user", "auth_protocol", "auth_key", "priv_protocol", "priv_key"):
+        for k in ("user", "auth_protocol", "auth_key", "priv_protocol", "priv_key", "context", "engine_id"):
             if k in m:
                 r.error(m[k], f"{path}.{k}", f"only used with SNMP v3, not v{version}")
         s.community = read_secret_ref(r, m["community"], f"{path}.community", d)
@@ -286,17 +295,49 @@ def read_snmp(r: Reader, node: yaml.Node, path: str, d: Draft) -> SnmpDraft | No
         s.priv_key = read_secret_ref(r, m["priv_key"], f"{path}.priv_key", d)
         s.priv_protocol = (r.string(m["priv_protocol"], f"{path}.priv_protocol", choices=PRIV_PROTOCOLS)
                            if "priv_protocol" in m else "AES") or ""
+    if "context" in m and (context := r.string(m["context"], f"{path}.context")) is not None:
+        if len(context) > MAX_CONTEXT:
+            r.error(m["context"], f"{path}.context",
+                    f"{context!r} is longer than {MAX_CONTEXT} characters (an SNMPv3 context name)")
+        s.context = context
+    if "engine_id" in m and (engine_id := _hex_scalar(r, m["engine_id"], f"{path}.engine_id")) is not None:
+        if not ENGINE_ID_RE.match(engine_id):
+            r.error(m["engine_id"], f"{path}.engine_id",
+                    f"{engine_id!r} is not an SNMP engine ID (10 to 64 hex digits, 0x optional)")
+        s.engine_id = engine_id.removeprefix("0x")
     return s
 
 
+def _hex_scalar(r: Reader, node: yaml.Node, path: str) -> str | None:
+    """A hex string as written: YAML reads an unquoted 0x8000... or 8000... as an integer."""
+    if isinstance(node, yaml.ScalarNode) and node.tag == TAG_INT:
+        return str(node.value)
+    return r.string(node, path)
+
+
 DEVICE_KEYS = {"name", "class", "address", "snmp", "profile", "location", "rack", "position",
-               "u_height", "feed", "rating", "interval", "label"}
+               "u_height", "feed", "rating", "interval", "label", "modbus"}
+MAX_MODBUS_UNIT = 255  # 1-247 on a serial line; TCP gateways also use 0 and 255
+
+
+def read_modbus(r: Reader, node: yaml.Node, path: str) -> ModbusSettings | None:
+    m = r.mapping(node, path, {"unit"}, {"unit"})
+    if m is None or "unit" not in m:
+        return None
+    unit = r.integer(m["unit"], f"{path}.unit", 0, MAX_MODBUS_UNIT)
+    return ModbusSettings(unit=unit) if unit is not None else None
+
+
+def _has_key(node: yaml.Node, key: str) -> bool:
+    return isinstance(node, yaml.MappingNode) and any(getattr(k, "value", None) == key for k, _ in node.value)
 
 
 def read_devices(r: Reader, node: yaml.Node, d: Draft) -> None:
     for i, item in enumerate(r.sequence(node, "devices")):
         p = f"devices[{i}]"
-        m = r.mapping(item, p, DEVICE_KEYS, {"name", "class", "address", "snmp", "profile"})
+        is_modbus = _has_key(item, "modbus")  # a Modbus TCP device has `modbus:` instead of `snmp:`
+        required = {"name", "class", "address", "profile"} | (set() if is_modbus else {"snmp"})
+        m = r.mapping(item, p, DEVICE_KEYS, required)
         if m is None:
             continue
         name = r.name(m["name"], f"{p}.name") if "name" in m else None
@@ -307,10 +348,15 @@ def read_devices(r: Reader, node: yaml.Node, d: Draft) -> None:
         if "address" in m:
             raw = r.string(m["address"], f"{p}.address")
             if raw is not None:
-                addr = parse_address(raw)
+                addr = parse_address(raw, DEFAULT_MODBUS_PORT if is_modbus else DEFAULT_SNMP_PORT)
                 if addr is None:
                     r.error(m["address"], f"{p}.address", f"{raw!r} is not a valid host[:port]")
         snmp = read_snmp(r, m["snmp"], f"{p}.snmp", d) if "snmp" in m else None
+        modbus = read_modbus(r, m["modbus"], f"{p}.modbus") if "modbus" in m else None
+        if is_modbus and "snmp" in m:
+            r.error(m["snmp"], f"{p}.snmp", "a device speaks SNMP or Modbus, not both (remove snmp or modbus)")
+        if is_modbus:
+            snmp = SnmpDraft(version="") if modbus is not None and "snmp" not in m else None
         profile = r.name(m["profile"], f"{p}.profile") if "profile" in m else None
         location = r.name(m["location"], f"{p}.location") if "location" in m else None
         rack = r.name(m["rack"], f"{p}.rack") if "rack" in m else None
@@ -332,7 +378,7 @@ def read_devices(r: Reader, node: yaml.Node, d: Draft) -> None:
         dev = Device(name=name, device_class=cls, host=addr[0], port=addr[1],
                      snmp=SnmpCredentials(version=snmp.version), profile=profile,
                      location=location or "", rack=rack, position=position, u_height=u_height,
-                     feed=feed, rating=rating, interval=interval, label=label or "")
+                     feed=feed, rating=rating, interval=interval, label=label or "", modbus=modbus)
         d.devices.append(Placed(DeviceDraft(dev, snmp), r, item, p))
 
 
@@ -385,11 +431,13 @@ def load_inventory(
     *,
     secrets: SecretStore | None = None,
     profiles: Collection[str] | None = None,
+    modbus_profiles: Collection[str] | None = None,
 ) -> Inventory:
     """Read, validate and resolve an inventory directory; raise InventoryError listing every error.
 
     `secrets` defaults to `<directory>/secrets.yml` plus the environment;
-    `profiles`, when given, are the profile names a device may name besides `auto`.
+    `profiles`, when given, are the profile names a device may name besides `auto`;
+    `modbus_profiles`, when given, the register maps a Modbus device may name.
     """
     directory = Path(directory)
     errors: list[LoadError] = []
@@ -468,7 +516,9 @@ def load_inventory(
     resolved: dict[str, Device] = {}
     for dpl in devices.values():
         dev, snmp = dpl.obj.device, dpl.obj.snmp
-        if profiles is not None and dev.profile != "auto" and dev.profile not in profiles:
+        if dev.modbus is not None:
+            _check_register_map(dpl, dev.profile, modbus_profiles)
+        elif profiles is not None and dev.profile != "auto" and dev.profile not in profiles:
             dpl.reader.error(_value_node(dpl.node, "profile"), f"{dpl.path}.profile",
                             f"unknown profile {dev.profile!r} (known: "
                             f"{', '.join(['auto', *sorted(profiles)])})")
@@ -516,6 +566,16 @@ def load_inventory(
     return inv
 
 
+def _check_register_map(dpl: Placed[DeviceDraft], profile: str, known: Collection[str] | None) -> None:
+    where = f"{dpl.path}.profile"
+    if profile == "auto":
+        dpl.reader.error(_value_node(dpl.node, "profile"), where,
+                         "a Modbus device names its register map (Modbus has no detection)")
+    elif known is not None and profile not in known:
+        dpl.reader.error(_value_node(dpl.node, "profile"), where,
+                         f"unknown Modbus register map {profile!r} (known: {', '.join(sorted(known)) or 'none'})")
+
+
 def _value_node(node: yaml.Node, key: str) -> yaml.Node:
     if isinstance(node, yaml.MappingNode):
         for k, v in node.value:
@@ -557,7 +617,8 @@ def _resolve(s: SnmpDraft, store: SecretStore) -> SnmpCredentials | None:
         return None
     return SnmpCredentials(version=s.version, community=get(s.community), user=s.user,
                            auth_protocol=s.auth_protocol, auth_key=get(s.auth_key),
-                           priv_protocol=s.priv_protocol, priv_key=get(s.priv_key))
+                           priv_protocol=s.priv_protocol, priv_key=get(s.priv_key),
+                           context=s.context, engine_id=s.engine_id)
 
 
 # The extranet's sections (switches, VLAN groups, prefix pools, agencies) have a module of their own;

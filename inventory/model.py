@@ -104,6 +104,22 @@ class SnmpCredentials:
     auth_key: Secret | None = None
     priv_protocol: str = ""
     priv_key: Secret | None = None
+    context: str = ""  # SNMPv3 contextName (snmpsim picks the recording by it)
+    engine_id: str = ""  # the agent's snmpEngineID in hex: needed to accept its v3 traps
+
+
+SNMP: Final = "snmp"
+MODBUS: Final = "modbus"
+PROTOCOLS: Final = (SNMP, MODBUS)
+DEFAULT_MODBUS_PORT: Final = 502
+NO_SNMP: Final = SnmpCredentials(version="")  # what a Modbus device has for `snmp`
+
+
+@dataclass(frozen=True)
+class ModbusSettings:
+    """How to reach a Modbus TCP device; its register map is the device's `profile`."""
+
+    unit: int = 1  # the unit (slave) id a gateway routes by; 0-255
 
 
 @dataclass(frozen=True)
@@ -122,10 +138,15 @@ class Device:
     rating: float | None = None  # UPS kVA, cooling kW, PDU amperes
     interval: float | None = None  # seconds; None = the poller's default
     label: str = ""
+    modbus: ModbusSettings | None = None  # set for a Modbus TCP device (then `snmp` is NO_SNMP)
 
     @property
     def address(self) -> str:
         return f"{self.host}:{self.port}"
+
+    @property
+    def protocol(self) -> str:
+        return MODBUS if self.modbus is not None else SNMP
 
 
 # ---------------------------------------------------------------- extranet (NetBox: Tenant, VLANGroup, Prefix)

@@ -34,6 +34,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -132,6 +133,29 @@ def snmp_get(host: str, port: int, community: str, oids: Sequence[str], timeout:
     raise TimeoutError(f"no SNMP answer from {host}:{port} within {timeout:g} s")
 
 
+@dataclass(frozen=True)
+class V3User:
+    """An SNMPv3 USM user snmpsim accepts (its protocol names: SHA, SHA256, AES, AES256, ...).
+
+    With SNMPv3, snmpsim picks the recording by the request's contextName
+    (the recording's base name), not by community.
+    """
+
+    name: str
+    auth_key: str = ""
+    auth_protocol: str = "SHA"
+    priv_key: str = ""
+    priv_protocol: str = "AES"
+
+    def options(self) -> list[str]:
+        args = [f"--v3-user={self.name}"]
+        if self.auth_key:
+            args += [f"--v3-auth-key={self.auth_key}", f"--v3-auth-proto={self.auth_protocol}"]
+        if self.priv_key:
+            args += [f"--v3-priv-key={self.priv_key}", f"--v3-priv-proto={self.priv_protocol}"]
+        return args
+
+
 class SnmpSim:
     """One `snmpsim-command-responder` child serving `data_dir` on every endpoint.
 
@@ -150,6 +174,7 @@ class SnmpSim:
         executable: Path | None = None,
         ready_timeout: float = 30.0,
         log_level: str = "error",
+        v3_users: Sequence[V3User] = (),
     ) -> None:
         if not endpoints:
             raise SnmpSimError("no endpoint to serve")
@@ -162,6 +187,7 @@ class SnmpSim:
         self.executable = Path(executable) if executable is not None else responder_path()
         self.ready_timeout = ready_timeout
         self.log_level = log_level
+        self.v3_users = list(v3_users)
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -173,8 +199,12 @@ class SnmpSim:
         return self._proc is not None and self._proc.poll() is None
 
     def command(self) -> list[str]:
+        # snmpsim reads its options in order: an engine's v3 users come after --v3-engine-id and
+        # before the --data-dir and endpoints they serve (components.md)
+        v3 = ["--v3-engine-id=auto", *(o for u in self.v3_users for o in u.options())] if self.v3_users else []
         args = [
             str(self.executable),
+            *v3,
             f"--data-dir={self.data_dir}",
             f"--cache-dir={self.cache_dir}",
             f"--log-level={self.log_level}",

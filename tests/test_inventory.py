@@ -30,9 +30,10 @@ from inventory import REFERENCE_DIR, Inventory, InventoryError, LoadError, load_
 SECRETS_YML = REFERENCE_DIR / "secrets.yml"
 SECRET_VALUES = sorted(str(v) for v in yaml.safe_load(SECRETS_YML.read_text("utf-8")).values())
 CLASSES = ", ".join(sorted(DEVICE_CLASSES))
-DEVICE_KEYS = ("address, class, feed, interval, label, location, name, position, profile, "
+DEVICE_KEYS = ("address, class, feed, interval, label, location, modbus, name, position, profile, "
                "rack, rating, snmp, u_height")
-SNMP_KEYS = "auth_key, auth_protocol, community, priv_key, priv_protocol, user, version"
+SNMP_KEYS = ("auth_key, auth_protocol, community, context, engine_id, priv_key, priv_protocol, user, "
+             "version")
 SECTIONS = ("agencies, devices, locations, power, prefix_pools, racks, shared_services, site, switches, "
             "vlan_groups")
 RACK_STATUSES = "active, planned, reserved, available"
