@@ -139,7 +139,7 @@ def _one(rd: Reading, profile: str, device: str, rows: _Row, index: str, raw: Va
             labels = (*labels, (lk.label, str(text).strip()))
             texts.append(str(text).strip())
     name = " ".join([rd.name, *(texts or ([index] if rd.table else []))])
-    if rd.enum or kind.unit == "state":
+    if kind.unit == "state":
         sample = Sample(device=device, metric=kind.metric, value=num, ts=ts, unit="state", labels=labels, oid=oid,
                         text=rd.enum.get(int(num), str(int(num))) if rd.enum else "")
         return Measured(sample, kind.cls, rd.name, profile, name, raw)

@@ -21,7 +21,8 @@ KIND_KEYS = {"class", "metric", "unit", "scale", "offset"}
 READING_KEYS = {"name", "class", "metric", "oid", "table", "index", "scale", "offset", "unit", "enum", "lookup",
                 "kinds_by", "exponent", "when", "parse", "counter"}
 MATCH_KEYS = {"sysobjectid", "sysdescr", "has_oid", "has_oid_prefix"}
-PROFILE_KEYS = {"name", "description", "match", "readings", "extends", "rescale"}
+# `anchors` holds YAML anchors that readings share (&name … *name); it is not read otherwise.
+PROFILE_KEYS = {"name", "description", "match", "readings", "extends", "rescale", "anchors"}
 
 
 def _oid(r: Reader, node: yaml.Node, path: str) -> str | None:
@@ -178,7 +179,7 @@ def _reading(r: Reader, node: yaml.Node, path: str) -> Reading | None:
     when = _when(r, m["when"], f"{path}.when") if "when" in m else ()
     parse = _bool(r, m["parse"], f"{path}.parse") if "parse" in m else False
     counter = _bool(r, m["counter"], f"{path}.counter") if "counter" in m else False
-    if enum and kind and kind.unit != "state":
+    if enum and kind and kind.unit != "state" and kinds_by is None:
         r.error(node, f"{path}.unit", "a reading with an enumeration is a state (leave unit out)")
     if kinds_by and kinds_by.index is not None and not table:
         r.error(node, f"{path}.kinds_by.index", "only a table reading has an index")
