@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -73,6 +74,43 @@ class Poller:
         self.clock = clock
         self.state: dict[str, DeviceState] = {d.name: DeviceState() for d in self.devices}
         self._semaphore: asyncio.Semaphore | None = None
+        # confirming polls asked for by the trap receiver (another thread), consumed by run()
+        self._requested: set[str] = set()
+        self._requests_lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+
+    def request_poll(self, device: str) -> bool:
+        """Poll `device` now, out of its schedule (a trap says it changed); safe from any thread.
+
+        run() polls it at its next turn, or right after the poll in flight. False for a
+        device this poller does not poll (another shard's, or not in the inventory).
+        """
+        if device not in self.state:
+            log.info("no confirming poll of %s: this poller does not poll it", device)
+            return False
+        with self._requests_lock:
+            self._requested.add(device)
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(wake.set)
+        return True
+
+    def _take_requests(self) -> set[str]:
+        with self._requests_lock:
+            taken, self._requested = self._requested, set()
+        return taken
+
+    async def _sleep(self, stop: asyncio.Event, seconds: float) -> None:
+        """Wait until `stop`, a poll request or `seconds`, whichever comes first."""
+        assert self._wake is not None
+        waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
+        try:
+            await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waiters:
+                w.cancel()
+            self._wake.clear()
 
     def target(self, device: Device) -> Target:
         s = self.settings
@@ -172,19 +210,22 @@ class Poller:
                 result = await self.poll_device(device)
             self._publish(*result)
 
+        self._loop, self._wake = asyncio.get_running_loop(), asyncio.Event()
         while not stop.is_set():
             now = self.clock()
+            requested = self._take_requests()
             for device in self.devices:
                 st = self.state[device.name]
                 busy = device.name in running and not running[device.name].done()
-                if now >= st.next_due and not busy:
+                if busy and device.name in requested:
+                    with self._requests_lock:  # after the poll in flight, which may predate the trap
+                        self._requested.add(device.name)
+                if (now >= st.next_due or device.name in requested) and not busy:
                     st.next_due = now + (device.interval or self.settings.interval)
                     running[device.name] = asyncio.create_task(one(device))
             due = min(self.state[d.name].next_due for d in self.devices) if self.devices else now + 1
-            try:
-                await asyncio.wait_for(stop.wait(), max(0.05, min(1.0, due - self.clock())))
-            except TimeoutError:
-                pass
+            await self._sleep(stop, max(0.05, min(1.0, due - self.clock())))
+        self._loop = None
         for task in running.values():
             task.cancel()
         await asyncio.gather(*running.values(), return_exceptions=True)

@@ -1,4 +1,7 @@
-"""JSON for panel.js and for scripts: health (the liveness probe), overview, racks, one device."""
+"""JSON for panel.js and for scripts: everything the pages show, described at /api/openapi.json.
+
+Every route but /api/health needs a login (auth.py); errors are `{"error": text}`.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +9,16 @@ import logging
 from dataclasses import asdict
 from typing import Any
 
-from flask import Blueprint, abort, jsonify
+from flask import Blueprint, abort, jsonify, request
 from flask.typing import ResponseReturnValue
 
 import dcops
 
-from . import fmt, summary
+from . import cooling, floor, fmt, history, openapi, summary
 from .data import _, get_inventory, get_snapshot, lang
 from .detail import device_view
+from .power import current_power
+from .racks import rack_detail
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 log = logging.getLogger(__name__)
@@ -45,9 +50,30 @@ def overview() -> ResponseReturnValue:
     return jsonify(_stamp(asdict(summary.overview(get_snapshot(), lang()))))
 
 
+@bp.get("/floor")
+def floor_plan() -> ResponseReturnValue:
+    return jsonify(_stamp(asdict(floor.floor_view(get_snapshot(), lang()))))
+
+
 @bp.get("/racks")
 def racks() -> ResponseReturnValue:
     return jsonify(_stamp({"racks": [asdict(r) for r in summary.racks(get_snapshot(), lang())]}))
+
+
+@bp.get("/racks/<name>")
+def rack(name: str) -> ResponseReturnValue:
+    return jsonify(_stamp(asdict(rack_detail(get_snapshot(), name))))
+
+
+@bp.get("/power")
+def power() -> ResponseReturnValue:
+    view, note = current_power()
+    return jsonify(_stamp({**asdict(view), "manual_note": note}))
+
+
+@bp.get("/cooling")
+def cooling_units() -> ResponseReturnValue:
+    return jsonify(_stamp(asdict(cooling.cooling_view(get_snapshot(), lang()))))
 
 
 @bp.get("/devices/<name>")
@@ -56,3 +82,23 @@ def device(name: str) -> ResponseReturnValue:
     if name not in snap.inventory.devices:
         abort(404, description=f"{_('No such device')}: {name}")
     return jsonify(_stamp(asdict(device_view(snap, name, lang()))))
+
+
+@bp.get("/series")
+def series() -> ResponseReturnValue:
+    device = request.args.get("device") or None
+    return jsonify(_stamp({"series": [asdict(s) for s in history.series_list(device, lang())]}))
+
+
+@bp.get("/history")
+def history_points() -> ResponseReturnValue:
+    chosen = history.arg_int("series")
+    if chosen is None:
+        abort(400, description=f"series: {_('required')}")
+    span = request.args.get("range", history.DEFAULT_RANGE)
+    return jsonify(_stamp(asdict(history.history_view(chosen, span, lang()))))
+
+
+@bp.get("/openapi.json")
+def openapi_document() -> ResponseReturnValue:
+    return jsonify(openapi.document())

@@ -15,6 +15,7 @@ any key can come from the environment as `DCOPS_PANEL_<KEY>`):
   an open page refreshes every few seconds and so stays logged in).
 - `CLOCK`: a callable returning the time (default `time.time`).
 - `STALE_AFTER`: seconds after which a device's last report is stale (default 180).
+- `ROLLUP_EVERY`: seconds between runs of the rollup job (default 60; 0: only on history queries).
 
 **Adding a page area**: write `dashboards/<area>.py` with a Blueprint `bp`
 (and optionally `NAV = ("<area>.index", "Menu text")` for the top menu), add
@@ -51,7 +52,11 @@ from .fmt import num, when
 BLUEPRINTS: Final = (
     ".auth",
     ".overview",
+    ".floor",
     ".racks",
+    ".power",
+    ".cooling",
+    ".history",
     ".devices",
     ".admin",
     ".api",
@@ -77,6 +82,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         SECRET_KEY=None,
         CLOCK=time.time,
         STALE_AFTER=DEFAULT_STALE_AFTER,
+        ROLLUP_EVERY=60.0,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=False,
@@ -158,8 +164,14 @@ def state_key(*path: str) -> Markup:
     return Markup(f' data-state-key="{escape(json.dumps(list(path), ensure_ascii=False))}"')
 
 
+def attrs_key(**paths: list[str]) -> Markup:
+    """`data-attrs-key`: panel.js copies each JSON value into the attribute (`data_heat` -> `data-heat`)."""
+    spec = {name.replace("_", "-"): list(path) for name, path in paths.items()}
+    return Markup(f' data-attrs-key="{escape(json.dumps(spec, ensure_ascii=False))}"')
+
+
 def _install_templates(app: Flask) -> None:
-    app.jinja_env.globals.update(num=num, key=key, state_key=state_key)
+    app.jinja_env.globals.update(num=num, key=key, state_key=state_key, attrs_key=attrs_key)
 
     @app.context_processor
     def panel_context() -> dict[str, Any]:
@@ -187,12 +199,12 @@ def csrf_error(err: CSRFError) -> tuple[Any, int]:
 
 def http_error(err: HTTPException) -> Any:
     code = err.code or 500
-    if code == 404:
-        message = str(err.description) if err.description != NotFound.description else _("Page not found")
+    if code == 404 and err.description == NotFound.description:
+        message = _("Page not found")
     elif code == 403:
         message = _("Your role does not allow this.")
     else:
-        return err
+        message = str(err.description)
     return _error(code, message)
 
 

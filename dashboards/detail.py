@@ -12,7 +12,7 @@ from dcops.types import Sample
 
 from . import fmt
 from .i18n import class_text, gettext, metric_text
-from .snapshot import Snapshot
+from .snapshot import DOWN, UP, Snapshot
 from .summary import status_label
 
 
@@ -91,7 +91,7 @@ def device_view(snap: Snapshot, name: str, lang: str) -> DeviceView:
         poll = PollView(
             ts=report.ts, time_text=fmt.when(report.ts, inv.site.timezone),
             duration_text=fmt.seconds(report.duration, lang), up=report.up,
-            result_label=gettext("up" if report.up else "down", lang),
+            result_label=gettext(UP if report.up else DOWN, lang),
             samples=report.samples, error=report.error,
         )
     location = inv.locations.get(dev.location)

@@ -11,7 +11,7 @@ gettext .po: `msgid "Acknowledge"` / `msgstr "确认"`), next to the panel's
 `panel.po`. Every `*.po` under `translations/<locale>/` is read when the app
 starts, no compile step and no registration; a msgid translated differently
 in two files stops the start, naming both. To list a file's strings:
-`pybabel extract -F dashboards/babel.cfg dashboards/alerts.py dashboards/templates/alerts`.
+`pybabel extract -F dashboards/babel.cfg -k _l -k lazy_gettext -o alerts.pot dashboards`.
 In Python use `flask_babel.gettext` / `lazy_gettext` (module level), in
 templates `{{ _("Text") }}` or `{{ _("%(n)d racks", n=3) }}` (newstyle:
 a literal % is written %%).

@@ -8,6 +8,7 @@ Tables of the panel's own (the store's tables are never touched):
 - `panel_login_failures`: one row per failed login, by user and by address,
   read over a sliding window to throttle guessing;
 - `panel_audit`: who did what to what, when and from where;
+- `panel_meter_readings`: utility meter readings entered by operators (PUE);
 - `panel_settings`: the generated session key when none is configured.
 
 One connection per thread, like the store; SQLite's own locking serialises
@@ -64,6 +65,11 @@ CREATE TABLE IF NOT EXISTS panel_audit (
     target TEXT NOT NULL DEFAULT '',
     detail TEXT NOT NULL DEFAULT '',
     address TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS panel_meter_readings (
+    ts REAL NOT NULL,
+    actor TEXT NOT NULL,
+    kilowatts REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS panel_settings (
     key TEXT PRIMARY KEY,
@@ -240,6 +246,19 @@ class UserStore:
         sql += " ORDER BY id DESC LIMIT ?"
         args.append(limit)
         return [AuditEntry(*row) for row in self._conn().execute(sql, args)]
+
+    # ------------------------------------------------------------------ utility meter
+
+    def add_meter_reading(self, actor: str, kilowatts: float) -> None:
+        """An operator's reading of the utility meter (the facility's total power), for PUE."""
+        self._conn().execute("INSERT INTO panel_meter_readings (ts, actor, kilowatts) VALUES (?,?,?)",
+                             (self.clock(), actor, kilowatts))
+
+    def meter_reading(self) -> tuple[float, str, float] | None:
+        """The newest reading: (time, who, kW)."""
+        row = self._conn().execute(
+            "SELECT ts, actor, kilowatts FROM panel_meter_readings ORDER BY ts DESC LIMIT 1").fetchone()
+        return None if row is None else (row[0], row[1], row[2])
 
     # ------------------------------------------------------------------ settings
 

@@ -245,8 +245,12 @@ def test_rack_page_lists_its_feeds_and_devices(client: FlaskClient) -> None:
     html = client.get("/racks/A01").get_data(as_text=True)
     el = Elements(html)
     assert el.words("rack-inlet") == "进风温度 22.5 °C"
-    assert el.words("rack-power") == "用电功率 2.30 / 6.0 kW"
-    for text in ("A01-A", "A路列头柜", "230 V · 32 A", "7.4 kW", "pdu-A01-a", "probe-A01", "0U (侧装)"):
+    assert el.words("rack-power") == "用电功率 2.30 / 6.0 kW 余量 3.70 kW"
+    assert el.words("feed-A01-A") == "A01-A A A路列头柜 / ups-a 230 V · 32 A 1.20 kW 7.4 kW 6.16 kW"
+    # either feed alone carries the rack's 2.3 kW: 10 A of a 32 A breaker
+    assert el.words("failover-A") == "A 路 B 路 2.30 kW · 10.0 A 32 A (7.4 kW) 可以承载 (31 %)"
+    assert el.attrs["failover-B"]["id"] == "failover-B"
+    for text in ("pdu-A01-a", "probe-A01", "0U (侧装)", 'id="elevation"', "U42", "U1<"):
         assert text in html
 
 

@@ -19,8 +19,8 @@ from werkzeug.routing import Rule
 
 from dashboards import create_app
 from dashboards.auth import PUBLIC_ENDPOINTS, TOKEN_ENDPOINTS
-from dashboards.users import MAX_USER_FAILURES, ROLES, UserStore
 from dashboards.cli import users as users_cli
+from dashboards.users import MAX_USER_FAILURES, ROLES, UserStore
 from inventory.model import Inventory
 from outputs.store import Store
 

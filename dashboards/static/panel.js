@@ -7,6 +7,7 @@
  *       `name` or `id` equals it; numbers get data-digits decimals (default 1),
  *       a missing value shows as an em dash;
  *   data-state-key='[...]'  copies the value into data-state (the CSS colours it);
+ *   data-attrs-key='{"data-heat": [...]}'  copies each value into that attribute;
  *   <table data-rows="problems" data-template="id">  rebuilds the rows from a
  *       <template> whose cells carry data-field / data-href / data-field-state;
  *   [data-empty="problems"]  is shown only while that list is empty.
@@ -85,6 +86,21 @@
     });
   }
 
+  function fillAttrs(data) {
+    document.querySelectorAll("[data-attrs-key]").forEach(function (el) {
+      var spec;
+      try {
+        spec = JSON.parse(el.getAttribute("data-attrs-key"));
+      } catch (e) {
+        return;
+      }
+      Object.keys(spec || {}).forEach(function (attr) {
+        var value = lookup(data, spec[attr]);
+        el.setAttribute(attr, value === null ? "" : String(value));
+      });
+    });
+  }
+
   function fillRows(data) {
     document.querySelectorAll("table[data-rows]").forEach(function (table) {
       var rows = lookup(data, [table.getAttribute("data-rows")]) || [];
@@ -139,6 +155,7 @@
       })
       .then(function (data) {
         fillValues(data);
+        fillAttrs(data);
         fillRows(data);
         setOffline(false);
       })
