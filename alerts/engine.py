@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from dcops.types import PollReport, Sample
 from inventory.model import Inventory
@@ -44,17 +44,31 @@ from .model import (
 from .state import AlertStore, OutboxRow
 
 SeriesKey = tuple[str, str, tuple[tuple[str, str], ...]]
+CLEARED = "cleared"
 MAINTENANCE_EVERY = 1.0  # seconds between staleness, silence and command checks
+
+
+class Event(Protocol):
+    """A trap or inform as the trap receiver hands it over (dcops.types.TrapEvent has these fields)."""
+
+    @property
+    def device(self) -> str: ...
+    @property
+    def ts(self) -> float: ...
+    @property
+    def kind(self) -> str: ...  # on_battery, leak, door_open, smoke, link_down, ...
+    @property
+    def severity(self) -> str: ...  # critical, warning, info, or cleared: the condition ended
 
 
 @dataclass(frozen=True)
 class TrapEvent:
-    """A notification a device sent (SNMP trap or inform), as the trap receiver decodes it."""
+    """An event for tests and tools; the receiver's own type works as well."""
 
     device: str
-    name: str  # e.g. upsTrapOnBattery, linkDown
     ts: float
-    labels: tuple[tuple[str, str], ...] = ()
+    kind: str
+    severity: str = "critical"
 
 
 @dataclass
@@ -131,15 +145,20 @@ class Engine:
                 self._sample(s, now)
             self._commit()
 
-    def event(self, ev: TrapEvent) -> None:
-        """A trap or inform: fires event rules at once, resolves those whose `resolve_event` it is."""
+    def event(self, ev: Event) -> None:
+        """A trap or inform: fires the event rules of its kind at once; a `cleared` one ends them."""
         now = self.clock()
         with self.lock:
-            labels = {**self._device_labels(ev.device), **dict(ev.labels)}
+            labels = self._device_labels(ev.device)
             for rule in self._events:
-                if ev.name == rule.resolve_event and (a := self.alerts.get(alert_key(rule.name, labels))):
-                    self._clear(a, now)
-                elif ev.name == rule.event and self._matches(rule, labels):
+                if ev.kind != rule.event or not self._matches(rule, labels):
+                    continue
+                if ev.severity != CLEARED and not self._when_ok(rule, now):
+                    continue
+                if ev.severity == CLEARED:
+                    if a := self.alerts.get(alert_key(rule.name, labels)):
+                        self._clear(a, now)
+                else:
                     a = self._alert(rule, labels)
                     a.last_seen = now
                     if a.state != FIRING:

@@ -76,8 +76,7 @@ class Rule:
     of_rating: bool = False  # thresholds are fractions of the device's rating
     across: str = ""  # imbalance: the index label whose series are compared (phase, line)
     intervals: float = 0.0  # stale: how many poll intervals without a fresh value
-    event: str = ""  # event: the trap event's name
-    resolve_event: str = ""
+    event: str = ""  # event: the trap event's kind (on_battery, leak, ...)
     resolve_after: float = 0.0  # event: seconds after which the alert resolves by itself
     aggregate: str = ""  # "all": one alert per `by` group, firing when every matched series meets it
     by: tuple[str, ...] = ()

@@ -11,7 +11,7 @@ exits 2 when there is any error. Keys (one condition per rule):
     of_rating                                           thresholds are fractions of the device rating
     across                                              imbalance: the label compared (phase, line)
     aggregate: all, by: [labels]                        one alert when every matched series meets it
-    resolve_event, resolve_after                        how an event alert ends
+    resolve_after                                       event: when it ends if no `cleared` trap comes
     for, latch, when                                    duration, stay until acked, time of week
 """
 
@@ -46,7 +46,7 @@ from .model import (
 
 RULES_DIR = Path(__file__).parent / "rules"
 KEYS = ("name", "category", "severity", "summary", "description", "metric", "match", "clear", "of_rating",
-        "across", "aggregate", "by", "resolve_event", "resolve_after", "for", "latch", "when", *KINDS)
+        "across", "aggregate", "by", "resolve_after", "for", "latch", "when", *KINDS)
 DURATION_RE = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)$")
 UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 EVENT_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
@@ -190,12 +190,11 @@ class _RuleReader:
                    fields: dict[str, object]) -> None:
         r = self.r
         ratio = metric.endswith("_ratio") or "of_rating" in m or kind == IMBALANCE
-        limit = 10.0 if ratio else BIG
-        value = r.number(m[kind], f"{where}.{kind}", -limit if kind != IMBALANCE else 0, limit)
+        value = r.number(m[kind], f"{where}.{kind}", -BIG if kind != IMBALANCE else 0, BIG)
         if value is not None and ratio and abs(value) > 1.5:
             r.error(m[kind], f"{where}.{kind}", f"{value:g} is not a ratio (write 0.6 for 60%)")
             return
-        clear = r.number(m["clear"], f"{where}.clear", -limit, limit) if "clear" in m else value
+        clear = r.number(m["clear"], f"{where}.clear", -BIG, BIG) if "clear" in m else value
         if value is None or clear is None:
             return
         if kind in (ABOVE, IMBALANCE) and clear > value:
@@ -243,12 +242,11 @@ class _RuleReader:
                fields: dict[str, object]) -> None:
         r = self.r
         fields["event"] = r.string(m[EVENT], f"{where}.event", pattern=EVENT_RE)
-        if "resolve_event" in m:
-            fields["resolve_event"] = r.string(m["resolve_event"], f"{where}.resolve_event", pattern=EVENT_RE)
         if "resolve_after" in m:
             fields["resolve_after"] = self.duration(m["resolve_after"], f"{where}.resolve_after")
-        if "resolve_event" not in m and "resolve_after" not in m and "latch" not in m:
-            r.error(m[EVENT], f"{where}.event", "say how it ends: resolve_event, resolve_after or latch")
+        elif "latch" not in m:
+            r.error(m[EVENT], f"{where}.event", "say how it ends should its `cleared` trap be lost: "
+                    "resolve_after or latch")
 
     def _aggregate(self, m: dict[str, yaml.Node], where: str, kind: str, labels: set[str],
                    fields: dict[str, object]) -> None:
