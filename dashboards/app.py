@@ -15,6 +15,7 @@ any key can come from the environment as `DCOPS_PANEL_<KEY>`):
   an open page refreshes every few seconds and so stays logged in).
 - `CLOCK`: a callable returning the time (default `time.time`).
 - `STALE_AFTER`: seconds after which a device's last report is stale (default 180).
+- `REFRESH_EVERY`: seconds between a page's updates without a reload (default 10).
 - `ROLLUP_EVERY`: seconds between runs of the rollup job (default 60; 0: only on history queries).
 
 **Adding a page area**: write `dashboards/<area>.py` with a Blueprint `bp`
@@ -83,6 +84,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         CLOCK=time.time,
         STALE_AFTER=DEFAULT_STALE_AFTER,
         ROLLUP_EVERY=60.0,
+        REFRESH_EVERY=10,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=False,
@@ -183,6 +185,7 @@ def _install_templates(app: Flask) -> None:
             "site": site,
             "time_text": when(now(), site.timezone),
             "nav": app.config["NAV"],
+            "refresh_every": app.config["REFRESH_EVERY"],
             "lang_url": url_for_lang(i18n.EN if current == i18n.ZH else i18n.ZH),
         }
 

@@ -83,7 +83,7 @@ class Failover:
 
 @dataclass
 class RackPower:
-    rack: str
+    name: str
     power_kw: float | None
     budget_kw: float
     headroom_kw: float | None
@@ -171,7 +171,7 @@ def rack_power(snap: Snapshot, rack: str, lang: str) -> RackPower:
     if not feeds:
         total = _kw(snap.rack_power_watts(rack))
     return RackPower(
-        rack=rack, power_kw=total, budget_kw=r.power_budget_kw,
+        name=rack, power_kw=total, budget_kw=r.power_budget_kw,
         headroom_kw=None if total is None else r.power_budget_kw - total,
         load_percent=_pct(total, r.power_budget_kw), feeds=feeds,
         failover=rack_failover(feeds, total, lang))

@@ -408,7 +408,9 @@ def test_unknown_language_falls_back_to_chinese(client: FlaskClient) -> None:
 # ------------------------------------------------------------------ safety
 
 def all_urls(inventory: Inventory) -> list[str]:
-    urls = ["/", "/racks", "/devices", "/api/health", "/api/overview", "/api/racks", "/nowhere"]
+    urls = ["/", "/racks", "/devices", "/api/health", "/api/overview", "/api/racks", "/nowhere", "/floor",
+            "/power", "/cooling", "/history", "/api/floor", "/api/power", "/api/cooling", "/api/series",
+            "/api/openapi.json", "/login", "/admin/users", "/admin/audit"]
     urls += [f"/racks/{name}" for name in inventory.racks]
     urls += [f"/devices/{name}" for name in inventory.devices]
     urls += [f"/api/devices/{name}" for name in inventory.devices]
@@ -429,7 +431,7 @@ def test_no_secret_appears_on_any_page(client: FlaskClient, inventory: Inventory
 
 def test_no_page_loads_anything_from_outside(client: FlaskClient, inventory: Inventory) -> None:
     external = re.compile(r"https?://|(?:src|href)=[\"']?//|@import|url\(\s*['\"]?(?:https?:)?//")
-    for url in [*all_urls(inventory), "/static/panel.css", "/static/panel.js"]:
+    for url in [*all_urls(inventory), "/static/panel.css", "/static/panel.js", "/static/charts.js"]:
         resp = client.get(url)
         body = resp.get_data(as_text=True)
         assert not external.search(body), (url, external.search(body))
@@ -468,7 +470,7 @@ def lookup(data: Any, keys: list[str]) -> Any:
 
 
 @pytest.mark.parametrize("url", ["/", "/racks", "/racks/A01", "/devices", "/devices/ups-a",
-                                 "/devices/probe-B01", "/devices/pdu-A01-a"])
+                                 "/devices/probe-B01", "/devices/pdu-A01-a", "/floor", "/power", "/cooling"])
 def test_every_refreshed_value_is_in_the_json(client: FlaskClient, url: str) -> None:
     el = page(client, url)
     refresh = [a["data-refresh"] for a in el.all if "data-refresh" in a]
@@ -476,6 +478,7 @@ def test_every_refreshed_value_is_in_the_json(client: FlaskClient, url: str) -> 
     data = api(client, refresh[0])
     keys = [json.loads(a[attr]) for a in el.all for attr in ("data-key", "data-state-key")
             if attr in a]
+    keys += [path for a in el.all if "data-attrs-key" in a for path in json.loads(a["data-attrs-key"]).values()]
     assert keys
     for key in keys:
         assert lookup(data, key) is not MISSING, (url, key)
