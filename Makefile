@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # Debian's own Python when there is one: snmpsim can then drop root to nobody.
 BASE_PYTHON := $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || command -v python3)
 # What the tests drive for real: net-snmp tools and agent, Prometheus (and promtool).
-APT_TEST := python3-venv snmp snmpd prometheus chromium fonts-noto-cjk
+APT_TEST := python3-venv snmp snmpd prometheus chromium fonts-noto-cjk victoria-metrics
 APT_DEMO := python3-venv
 
 .PHONY: demo test bench lint venv apt-test apt-demo clean

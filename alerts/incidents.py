@@ -155,7 +155,7 @@ class Incidents:
                 continue
             severity = max((a.rule.severity for a in notifiable), key=severity_rank)
             if inc.level < 0:
-                first = self.first_notifiable.setdefault(iid, now)
+                first = self.first_notifiable.setdefault(iid, min(a.fired_at for a in notifiable))
                 if now - first >= self.e.policy.group_wait:
                     self._notify(inc, "firing", [0], now, self._listed(notifiable, firing, sources), severity)
                 continue

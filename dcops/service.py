@@ -16,6 +16,9 @@ from pathlib import Path
 from types import FrameType
 
 import click
+from prometheus_client import generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
 from werkzeug.serving import make_server
 
 from collectors.background import PollerThread
@@ -23,8 +26,8 @@ from collectors.poller import Poller, PollerSettings, Publish
 from collectors.profile import Profile
 from dashboards import create_app
 from dcops.settings import Settings
-from inventory.model import Inventory
-from outputs.prometheus import render_metrics
+from inventory.model import Device, Inventory
+from outputs.prometheus import make_registry
 from outputs.store import Store
 
 
@@ -57,17 +60,27 @@ def serve(
     port: int,
     parts: Sequence[Part] = (),
     outputs: Sequence[Publish] = (),
+    collectors: Sequence[Collector] = (),
+    devices: Sequence[Device] | None = None,
 ) -> None:
+    """`collectors` add to /metrics (an output's own state); `devices` is a shard's share."""
     store = Store(store_path, retention=Settings.from_env().retention_seconds)
+
+    def metrics() -> tuple[bytes, str]:
+        registry = make_registry(store, inventory)
+        for collector in collectors:
+            registry.register(collector)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+
     app = create_app({
         "INVENTORY": inventory,
         "STORE": store,
-        "METRICS": lambda: render_metrics(store, inventory),
+        "METRICS": metrics,
         "STALE_AFTER": max(3 * interval, 30.0),
     })
     ensure_free(host, port)  # a busy port fails before anything starts
     server = make_server(host, port, app, threaded=True)
-    poller = PollerThread(Poller(inventory, outputs=[store.publish, *outputs], profiles=profiles,
+    poller = PollerThread(Poller(inventory, outputs=[store.publish, *outputs], profiles=profiles, devices=devices,
                                  settings=PollerSettings(interval=interval)))
     stopping: list[int] = []  # no locks in a signal handler: a second signal may interrupt the first
 
@@ -84,7 +97,8 @@ def serve(
             started.append(part)
             click.echo(f"{part.name}: {line}")
         poller.start()
-        click.echo(f"poller: {len(inventory.devices)} devices every {interval:g} s into {store_path}")
+        share = "" if devices is None else f"{len(devices)} of "
+        click.echo(f"poller: {share}{len(inventory.devices)} devices every {interval:g} s into {store_path}")
         click.echo(f"panel:  http://{host}:{port}/   (Ctrl-C stops everything)")
         server.serve_forever()
     finally:
