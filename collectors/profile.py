@@ -102,12 +102,16 @@ def _kind(rd: Reading, rows: _Row, index: str) -> Kind | None:
     kb = rd.kinds_by
     if kb is None:
         return rd.kind
-    if kb.column:
+    if kb.scalar:
+        raw = rows.scalars.get(kb.scalar)
+    elif kb.column:
         raw = rows.get(rd, kb.column, index)
     else:
         parts = index.split(".")
         assert kb.index is not None
         raw = parts[kb.index] if -len(parts) <= kb.index < len(parts) else None
+    if raw is None and kb.default is not None:
+        return kb.kinds[kb.default]
     code = _number(raw)
     if code is not None and code.is_integer() and int(code) in kb.kinds:
         return kb.kinds[int(code)]
@@ -134,19 +138,24 @@ def _one(rd: Reading, profile: str, device: str, rows: _Row, index: str, raw: Va
     texts = []
     for lk in rd.lookups:
         key = ".".join(index.split(".")[: lk.prefix]) if lk.prefix else index
-        text = rows.column(lk.oid).get(key) if rd.table else rows.scalars.get(lk.oid)
+        text = rows.column(lk.oid).get(key) if rd.table and not lk.scalar else rows.scalars.get(lk.oid)
         if text is not None and str(text).strip():
             labels = (*labels, (lk.label, str(text).strip()))
             texts.append(str(text).strip())
     name = " ".join([rd.name, *(texts or ([index] if rd.table else []))])
     if kind.unit == "state":
+        text = rd.enum.get(int(num), str(int(num))) if rd.enum else ""
+        if rd.text and (said := rows.get(rd, rd.text, index)) is not None:
+            text = str(said).strip()
         sample = Sample(device=device, metric=kind.metric, value=num, ts=ts, unit="state", labels=labels, oid=oid,
-                        text=rd.enum.get(int(num), str(int(num))) if rd.enum else "")
+                        text=text)
         return Measured(sample, kind.cls, rd.name, profile, name, raw)
     exp = 0.0
     for e in rd.exponents:
         got = _number(rows.get(rd, e.column, index))
         exp += e.times * ((e.default if got is None else got) + e.offset)
+    for b in rd.scale_by:
+        num *= b.factor(_number(rows.get(rd, b.column, index)))
     value = num * (10.0 ** exp) * rd.scale * kind.scale + kind.offset + rd.offset
     sample = Sample(device=device, metric=kind.metric, value=round(value, 9), ts=ts, unit=kind.unit,
                     labels=labels, oid=oid)

@@ -11,7 +11,7 @@ import yaml
 from dcops.types import UNITS
 from inventory.strict import TAG_BOOL, TAG_INT, TAG_STR, InventoryError, LoadError, Reader
 
-from .profile_model import Exponent, Kind, KindsBy, Lookup, Match, Profile, Reading, When
+from .profile_model import Exponent, Kind, KindsBy, Lookup, Match, Profile, Reading, ScaleBy, When
 
 PROFILES_DIR = Path(__file__).parent / "profiles"
 OID_RE = re.compile(r"^[0-9]+(\.[0-9]+)+$")
@@ -19,7 +19,7 @@ METRIC_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 KIND_KEYS = {"class", "metric", "unit", "scale", "offset"}
 READING_KEYS = {"name", "class", "metric", "oid", "table", "index", "scale", "offset", "unit", "enum", "lookup",
-                "kinds_by", "exponent", "when", "parse", "counter"}
+                "kinds_by", "exponent", "scale_by", "when", "parse", "counter", "text"}
 MATCH_KEYS = {"sysobjectid", "sysdescr", "has_oid", "has_oid_prefix"}
 # `anchors` holds YAML anchors that readings share (&name … *name); it is not read otherwise.
 PROFILE_KEYS = {"name", "description", "match", "readings", "extends", "rescale", "anchors"}
@@ -64,24 +64,30 @@ def _lookups(r: Reader, node: yaml.Node, path: str) -> tuple[Lookup, ...]:
     out = []
     for i, n in enumerate(_listed(node)):
         p = f"{path}[{i}]" if isinstance(node, yaml.SequenceNode) else path
-        lm = r.mapping(n, p, {"label", "oid", "prefix"}, {"label", "oid"})
+        lm = r.mapping(n, p, {"label", "oid", "prefix", "scalar"}, {"label", "oid"})
         if lm and "label" in lm and "oid" in lm:
             label = r.name(lm["label"], f"{p}.label")
             oid = _oid(r, lm["oid"], f"{p}.oid")
             prefix = r.integer(lm["prefix"], f"{p}.prefix", 1, 32) if "prefix" in lm else 0
+            scalar = _bool(r, lm["scalar"], f"{p}.scalar") if "scalar" in lm else False
             if label and oid and prefix is not None:
-                out.append(Lookup(label, oid, prefix))
+                out.append(Lookup(label, oid, prefix, scalar))
     return tuple(out)
 
 
 def _kinds_by(r: Reader, node: yaml.Node, path: str) -> KindsBy | None:
-    m = r.mapping(node, path, {"column", "index", "kinds"}, {"kinds"})
+    m = r.mapping(node, path, {"column", "index", "scalar", "kinds", "default"}, {"kinds"})
     if m is None:
         return None
     column = _oid(r, m["column"], f"{path}.column") if "column" in m else ""
     index = r.integer(m["index"], f"{path}.index", -32, 31) if "index" in m else None
-    if ("column" in m) == ("index" in m):
-        r.error(node, path, "give exactly one of column or index")
+    scalar = _oid(r, m["scalar"], f"{path}.scalar") if "scalar" in m else ""
+    if sum(k in m for k in ("column", "index", "scalar")) != 1:
+        r.error(node, path, "give exactly one of column, index or scalar")
+    default: int | str | None = None
+    if "default" in m and isinstance(m["default"], yaml.ScalarNode):
+        dn = m["default"]
+        default = int(dn.value) if dn.tag == TAG_INT else str(dn.value)
     kinds: dict[int | str, Kind] = {}
     if "kinds" in m and isinstance(m["kinds"], yaml.MappingNode):
         for k, v in m["kinds"].value:
@@ -99,7 +105,9 @@ def _kinds_by(r: Reader, node: yaml.Node, path: str) -> KindsBy | None:
                 kinds[key] = kk
     elif "kinds" in m:
         r.error(m["kinds"], f"{path}.kinds", "expected a mapping of type value: kind")
-    return KindsBy(kinds=kinds, column=column or "", index=index)
+    if default is not None and default not in kinds:
+        r.error(m["default"], f"{path}.default", f"{default!r} is not one of the kinds")
+    return KindsBy(kinds=kinds, column=column or "", index=index, scalar=scalar or "", default=default)
 
 
 def _exponents(r: Reader, node: yaml.Node, path: str) -> tuple[Exponent, ...]:
@@ -115,6 +123,20 @@ def _exponents(r: Reader, node: yaml.Node, path: str) -> tuple[Exponent, ...]:
         default = r.number(m["default"], f"{p}.default", -1e6, 1e6) if "default" in m else 0.0
         if column and times is not None and offset is not None and default is not None:
             out.append(Exponent(column, times, offset, default))
+    return tuple(out)
+
+
+def _scale_by(r: Reader, node: yaml.Node, path: str) -> tuple[ScaleBy, ...]:
+    out = []
+    for i, n in enumerate(_listed(node)):
+        p = f"{path}[{i}]" if isinstance(node, yaml.SequenceNode) else path
+        m = r.mapping(n, p, {"column", "mode"}, {"column"})
+        if not m or "column" not in m:
+            continue
+        column = _oid(r, m["column"], f"{p}.column")
+        mode = r.string(m["mode"], f"{p}.mode", choices=["divide", "multiply", "signed"]) if "mode" in m else "divide"
+        if column and mode:
+            out.append(ScaleBy(column, mode))
     return tuple(out)
 
 
@@ -177,6 +199,8 @@ def _reading(r: Reader, node: yaml.Node, path: str) -> Reading | None:
     kinds_by = _kinds_by(r, m["kinds_by"], f"{path}.kinds_by") if "kinds_by" in m else None
     exponents = _exponents(r, m["exponent"], f"{path}.exponent") if "exponent" in m else ()
     when = _when(r, m["when"], f"{path}.when") if "when" in m else ()
+    scale_by = _scale_by(r, m["scale_by"], f"{path}.scale_by") if "scale_by" in m else ()
+    text = (_oid(r, m["text"], f"{path}.text") or "") if "text" in m else ""
     parse = _bool(r, m["parse"], f"{path}.parse") if "parse" in m else False
     counter = _bool(r, m["counter"], f"{path}.counter") if "counter" in m else False
     if enum and kind and kind.unit != "state" and kinds_by is None:
@@ -188,7 +212,7 @@ def _reading(r: Reader, node: yaml.Node, path: str) -> Reading | None:
     if name and kind and oid and scale is not None and offset is not None:
         return Reading(name=name, kind=kind, oid=oid, table=table, index=index, scale=scale, offset=offset,
                        enum=enum, lookups=lookups, kinds_by=kinds_by, exponents=exponents, when=when,
-                       parse=parse, counter=counter)
+                       parse=parse, counter=counter, scale_by=scale_by, text=text)
     return None
 
 

@@ -41,18 +41,23 @@ class Lookup:
     label: str
     oid: str
     prefix: int = 0
+    scalar: bool = False  # one instance names every row (e.g. a unit's name for its sensors)
 
 
 @dataclass(frozen=True)
 class KindsBy:
-    """The row's kind chosen by a type column (`column`) or an index component (`index`).
+    """The row's kind chosen by a type column (`column`), an index component (`index`) or,
+    for every row at once, a scalar (`scalar`: e.g. the device's temperature-unit setting).
 
-    Keys are the type's integer code, or the text a unit column holds ("kW", "deg C").
+    Keys are the type's integer code, or the text a unit column holds ("kW", "deg C");
+    `default` is the key used when the device does not answer the type.
     """
 
     kinds: Mapping[int | str, Kind]
     column: str = ""
     index: int | None = None
+    scalar: str = ""
+    default: int | str | None = None
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,22 @@ class Exponent:
     times: float = 1.0
     offset: float = 0.0
     default: float = 0.0
+
+
+@dataclass(frozen=True)
+class ScaleBy:
+    """A per-row factor from a column: `multiply` by it, `divide` by it, or `signed` (a negative
+    number divides, a positive one multiplies, as Rittal's cmcIIIVarScale says); 0 means 1."""
+
+    column: str
+    mode: str = "divide"
+
+    def factor(self, value: float | None) -> float:
+        if not value:
+            return 1.0
+        if self.mode == "multiply" or (self.mode == "signed" and value > 0):
+            return value
+        return 1.0 / abs(value)
 
 
 @dataclass(frozen=True)
@@ -92,7 +113,9 @@ class Reading:
     lookups: tuple[Lookup, ...] = ()
     kinds_by: KindsBy | None = None
     exponents: tuple[Exponent, ...] = ()
+    scale_by: tuple[ScaleBy, ...] = ()
     when: tuple[When, ...] = ()
+    text: str = ""  # a state's text from this column (the device's own words) instead of `enum`
     parse: bool = False  # take the first number out of a string value ("23.5 C")
     counter: bool = False
 
@@ -100,18 +123,23 @@ class Reading:
         """The subtrees this reading needs walked (none for a scalar)."""
         if not self.table:
             return []
-        roots = [self.oid] + [lk.oid for lk in self.lookups]
+        roots = [self.oid] + [lk.oid for lk in self.lookups if not lk.scalar]
         if self.kinds_by and self.kinds_by.column:
             roots.append(self.kinds_by.column)
         roots += [e.column for e in self.exponents] + [w.column for w in self.when]
+        roots += [b.column for b in self.scale_by] + ([self.text] if self.text else [])
         return list(dict.fromkeys(roots))
 
     def scalars(self) -> list[str]:
         """The instances this reading GETs (its value and, for a scalar, its helper columns)."""
+        flag = [self.kinds_by.scalar] if self.kinds_by and self.kinds_by.scalar else []
         if self.table:
-            return []
+            return flag + [lk.oid for lk in self.lookups if lk.scalar]
         extra = [e.column for e in self.exponents] + [w.column for w in self.when]
-        return [self.oid, *extra]
+        extra += [b.column for b in self.scale_by] + ([self.text] if self.text else [])
+        if self.kinds_by and self.kinds_by.column:
+            extra.append(self.kinds_by.column)
+        return [self.oid, *extra, *flag, *(lk.oid for lk in self.lookups)]
 
 
 @dataclass(frozen=True)
