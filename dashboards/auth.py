@@ -67,7 +67,7 @@ def get_users() -> UserStore:
     if opened is None:
         from .data import get_store
 
-        opened = current_app.extensions[USERS_KEY] = UserStore(get_store().path)
+        opened = current_app.extensions[USERS_KEY] = UserStore(get_store().path, clock=current_app.config["CLOCK"])
     return cast(UserStore, opened)
 
 

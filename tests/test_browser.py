@@ -66,7 +66,8 @@ def fill_room(store: Store, now: float) -> None:
                         Sample(dev.name, "cooling_return_air_temperature_celsius", 27.5 + k * 0.4, now, "celsius"),
                         Sample(dev.name, "cooling_fan_speed_ratio", 0.6, now, "ratio")]
         else:
-            samples.append(Sample(dev.name, "env_contact_state", 2, now, text="normal", labels=(("sensor_index", "1"),)))
+            samples.append(Sample(dev.name, "env_contact_state", 2, now, text="normal",
+                                  labels=(("sensor_index", "1"),)))
         store.write(samples, PollReport(dev.name, now - 5, True, 0.1, len(samples)))
 
 
