@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from dcops.types import Sample
 
 from .profile_load import PROFILES_DIR, load_profile, load_profiles
-from .profile_model import SYS_DESCR, SYS_OBJECT_ID, SYS_UPTIME, Kind, Match, Profile, Reading
+from .profile_model import DBM_FLOOR, SYS_DESCR, SYS_OBJECT_ID, SYS_UPTIME, Kind, Match, Profile, Reading
 from .snmp import Value
 
 __all__ = ["PROFILES_DIR", "SYS_DESCR", "SYS_OBJECT_ID", "SYS_UPTIME", "Kind", "Match", "Measured", "Profile",
@@ -157,6 +157,8 @@ def _one(rd: Reading, profile: str, device: str, rows: _Row, index: str, raw: Va
     for b in rd.scale_by:
         num *= b.factor(_number(rows.get(rd, b.column, index)))
     value = num * (10.0 ** exp) * rd.scale * kind.scale + kind.offset + rd.offset
+    if rd.decibels:
+        value = 10 * math.log10(value) if value > 0 else DBM_FLOOR
     sample = Sample(device=device, metric=kind.metric, value=round(value, 9), ts=ts, unit=kind.unit,
                     labels=labels, oid=oid)
     return Measured(sample, kind.cls, rd.name, profile, name, raw)

@@ -19,7 +19,7 @@ METRIC_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 KIND_KEYS = {"class", "metric", "unit", "scale", "offset"}
 READING_KEYS = {"name", "class", "metric", "oid", "table", "index", "scale", "offset", "unit", "enum", "lookup",
-                "kinds_by", "exponent", "scale_by", "when", "parse", "counter", "text"}
+                "kinds_by", "exponent", "scale_by", "when", "parse", "counter", "text", "decibels"}
 MATCH_KEYS = {"sysobjectid", "sysdescr", "has_oid", "has_oid_prefix"}
 # `anchors` holds YAML anchors that readings share (&name … *name); it is not read otherwise.
 PROFILE_KEYS = {"name", "description", "match", "readings", "extends", "rescale", "anchors"}
@@ -203,6 +203,7 @@ def _reading(r: Reader, node: yaml.Node, path: str) -> Reading | None:
     text = (_oid(r, m["text"], f"{path}.text") or "") if "text" in m else ""
     parse = _bool(r, m["parse"], f"{path}.parse") if "parse" in m else False
     counter = _bool(r, m["counter"], f"{path}.counter") if "counter" in m else False
+    decibels = _bool(r, m["decibels"], f"{path}.decibels") if "decibels" in m else False
     if enum and kind and kind.unit != "state" and kinds_by is None:
         r.error(node, f"{path}.unit", "a reading with an enumeration is a state (leave unit out)")
     if kinds_by and kinds_by.index is not None and not table:
@@ -212,7 +213,7 @@ def _reading(r: Reader, node: yaml.Node, path: str) -> Reading | None:
     if name and kind and oid and scale is not None and offset is not None:
         return Reading(name=name, kind=kind, oid=oid, table=table, index=index, scale=scale, offset=offset,
                        enum=enum, lookups=lookups, kinds_by=kinds_by, exponents=exponents, when=when,
-                       parse=parse, counter=counter, scale_by=scale_by, text=text)
+                       parse=parse, counter=counter, scale_by=scale_by, text=text, decibels=decibels)
     return None
 
 

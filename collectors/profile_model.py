@@ -16,6 +16,7 @@ from .snmp import Value
 SYS_DESCR = "1.3.6.1.2.1.1.1.0"
 SYS_OBJECT_ID = "1.3.6.1.2.1.1.2.0"
 SYS_UPTIME = "1.3.6.1.2.1.1.3.0"
+DBM_FLOOR = -60.0  # what an optical power of 0 mW reads as (below any receiver's sensitivity)
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,7 @@ class Reading:
     when: tuple[When, ...] = ()
     text: str = ""  # a state's text from this column (the device's own words) instead of `enum`
     parse: bool = False  # take the first number out of a string value ("23.5 C")
+    decibels: bool = False  # the scaled value is in mW: report 10·log10(mW) dBm (no light: DBM_FLOOR)
     counter: bool = False
 
     def walks(self) -> list[str]:
