@@ -63,6 +63,7 @@ from dcops.secrets import Secret
 from dcops.types import PollReport, Sample
 from inventory.model import Inventory
 
+from . import OUTPUTS
 from .buffer import DiskBuffer
 
 log = logging.getLogger(__name__)
@@ -176,6 +177,7 @@ def _failure(exc: Exception) -> tuple[str, bool]:
     return f"{type(reason).__name__}: {reason}", True
 
 
+@OUTPUTS.decorator("influx")
 class InfluxOutput:
     """`publish` → queue → writer thread → the database, or the disk buffer when it does not answer."""
 
@@ -292,7 +294,7 @@ class InfluxOutput:
         except queue.Empty:
             return []
         lines: list[str] = []
-        deadline = time.monotonic() + (wait and self.config.flush_interval)
+        deadline = time.monotonic() + (self.config.flush_interval if wait > 0 else 0.0)
         while True:
             if item is not None:
                 lines += item
