@@ -287,7 +287,7 @@ def test_no_escalation_once_acknowledged(tmp_path: Path) -> None:
 def test_the_rota_knows_working_hours_holidays_and_make_up_days(
         when: tuple[int, ...], working: bool, on_call: tuple[str, ...]) -> None:
     rota = Rota(day=("wang",), rotation=Rotation(dt.date(2026, 1, 5), ("li",)))
-    now = dt.datetime(*when, tzinfo=CST).timestamp()  # type: ignore[misc]
+    now = dt.datetime(*when, tzinfo=CST).timestamp()  # type: ignore[arg-type,misc]
     assert (rota.working(now), rota.on_call(now)) == (working, on_call)
 
 
