@@ -69,3 +69,27 @@ class PollReport:
     samples: int
     error: str = ""
     profiles: tuple[str, ...] = field(default=())
+
+
+# Severities of a trap event (ITU X.733's, trimmed): `cleared` says the condition ended.
+SEVERITIES: Final = ("critical", "warning", "info", "cleared")
+
+
+@dataclass(frozen=True, slots=True)
+class TrapEvent:
+    """A notification (trap or inform) from a known device, turned into an event.
+
+    `kind` names the condition (on_battery, input_failure, leak, door_open,
+    smoke, link_down, ...; `other` when no rule knows the notification),
+    `notification` the rule or the snmpTrapOID, `source` where it came from
+    (host:port) and `varbinds` what it carried, as (numeric OID, text) pairs.
+    """
+
+    device: str
+    ts: float
+    kind: str
+    severity: str
+    notification: str
+    oid: str
+    source: str = ""
+    varbinds: tuple[tuple[str, str], ...] = ()

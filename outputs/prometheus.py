@@ -6,7 +6,9 @@ disagree. Every sample becomes `dcops_<metric>` labelled with the device,
 its class, rack and location plus the profile's index labels; a metric
 ending in `_total` is a counter. Each device's last poll is reported like
 snmp_exporter's scrape metrics: `dcops_up`, `dcops_poll_duration_seconds`,
-`dcops_poll_samples`, `dcops_poll_timestamp_seconds`.
+`dcops_poll_samples`, `dcops_poll_timestamp_seconds`. Trap events, when the
+source stores them, are `dcops_trap_events_total{device,kind,severity}` and
+`dcops_trap_last_event_timestamp_seconds{device,kind}`.
 """
 
 from __future__ import annotations
@@ -80,9 +82,37 @@ class SampleCollector(Collector):
         yield from (up, dur, count, when)
 
 
+class EventSource(Protocol):
+    def event_counts(self) -> list[tuple[str, str, str, int, float]]: ...
+
+
+class EventCollector(Collector):
+    """Trap events per device, kind and severity, from the store's never-pruned counts."""
+
+    def __init__(self, source: EventSource, inventory: Inventory) -> None:
+        self.source = source
+        self.devices = SampleCollector(source, inventory)  # type: ignore[arg-type]  # for its device labels
+
+    def collect(self) -> Iterator[Metric]:
+        total = CounterMetricFamily(PREFIX + "trap_events", "notifications from the device turned into events",
+                                    labels=[*DEVICE_LABELS, "kind", "severity"])
+        last = GaugeMetricFamily(PREFIX + "trap_last_event_timestamp_seconds",
+                                 "when the device last sent a notification of this kind",
+                                 labels=[*DEVICE_LABELS, "kind"])
+        newest: dict[tuple[str, str], float] = {}
+        for device, kind, severity, count, ts in self.source.event_counts():
+            total.add_metric([*self.devices._device_labels(device), kind, severity], float(count))
+            newest[(device, kind)] = max(ts, newest.get((device, kind), 0.0))
+        for (device, kind), ts in sorted(newest.items()):
+            last.add_metric([*self.devices._device_labels(device), kind], ts)
+        yield from (total, last)
+
+
 def make_registry(source: LatestSource, inventory: Inventory) -> CollectorRegistry:
     registry = CollectorRegistry()
     registry.register(SampleCollector(source, inventory))
+    if hasattr(source, "event_counts"):
+        registry.register(EventCollector(source, inventory))  # type: ignore[arg-type]
     return registry
 
 

@@ -3,6 +3,8 @@
 Tables: `series` (one row per device/metric/labels), `samples` (raw values,
 pruned after `retention` seconds), `latest` (the newest value per series,
 what pages and /metrics read) and `polls` (the last poll report per device).
+Trap events go to `events` (pruned after `retention` too) and are counted in
+`event_counts` (never pruned, so /metrics counters only ever grow).
 One connection per thread; writes are serialised by a lock.
 """
 
@@ -15,7 +17,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from dcops.types import PollReport, Sample
+from dcops.types import PollReport, Sample, TrapEvent
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS series (
@@ -48,6 +50,27 @@ CREATE TABLE IF NOT EXISTS polls (
     samples INTEGER NOT NULL,
     error TEXT NOT NULL DEFAULT '',
     profiles TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY,
+    device TEXT NOT NULL,
+    ts REAL NOT NULL,
+    kind TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    notification TEXT NOT NULL,
+    oid TEXT NOT NULL,
+    source TEXT NOT NULL DEFAULT '',
+    varbinds TEXT NOT NULL DEFAULT '[]'
+);
+CREATE INDEX IF NOT EXISTS events_device_ts ON events (device, ts);
+CREATE INDEX IF NOT EXISTS events_ts ON events (ts);
+CREATE TABLE IF NOT EXISTS event_counts (
+    device TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    last_ts REAL NOT NULL,
+    PRIMARY KEY (device, kind, severity)
 );
 """
 
@@ -148,7 +171,53 @@ class Store:
             cur = self._conn().execute("DELETE FROM samples WHERE ts < ?", (now - self.retention,))
             return cur.rowcount
 
+    def write_event(self, event: TrapEvent) -> None:
+        """Store one trap event and count it (an `on_event` callback of the trap receiver)."""
+        with self._write_lock:
+            conn = self._conn()
+            conn.execute("BEGIN")
+            try:
+                conn.execute(
+                    "INSERT INTO events (device, ts, kind, severity, notification, oid, source, varbinds) "
+                    "VALUES (?,?,?,?,?,?,?,?)",
+                    (event.device, event.ts, event.kind, event.severity, event.notification, event.oid,
+                     event.source, json.dumps(event.varbinds, ensure_ascii=False)))
+                conn.execute(
+                    "INSERT INTO event_counts VALUES (?,?,?,1,?) ON CONFLICT(device, kind, severity) "
+                    "DO UPDATE SET count=count+1, last_ts=max(last_ts, excluded.last_ts)",
+                    (event.device, event.kind, event.severity, event.ts))
+                conn.execute("DELETE FROM events WHERE ts < ?", (self.clock() - self.retention,))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
     # ------------------------------------------------------------- reading
+
+    def events(self, device: str | None = None, since: float | None = None, limit: int = 100) -> list[TrapEvent]:
+        """The newest trap events first (of one device, and since a time, when given)."""
+        sql = "SELECT device, ts, kind, severity, notification, oid, source, varbinds FROM events"
+        where: list[str] = []
+        args: list[object] = []
+        if device is not None:
+            where.append("device = ?")
+            args.append(device)
+        if since is not None:
+            where.append("ts >= ?")
+            args.append(since)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY ts DESC, id DESC LIMIT ?"
+        return [
+            TrapEvent(device=d, ts=ts, kind=k, severity=sev, notification=n, oid=o, source=src,
+                      varbinds=tuple((str(a), str(b)) for a, b in json.loads(vb)))
+            for d, ts, k, sev, n, o, src, vb in self._conn().execute(sql, [*args, limit])
+        ]
+
+    def event_counts(self) -> list[tuple[str, str, str, int, float]]:
+        """(device, kind, severity, events ever stored, newest ts), for counters that never go back."""
+        return [tuple(row) for row in self._conn().execute(  # type: ignore[misc]
+            "SELECT device, kind, severity, count, last_ts FROM event_counts ORDER BY device, kind, severity")]
 
     def latest(self, device: str | None = None, metric: str | None = None) -> list[Sample]:
         sql = ("SELECT s.device, s.metric, l.value, l.ts, s.unit, s.labels, s.oid, l.text "
