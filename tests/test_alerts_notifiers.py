@@ -170,7 +170,7 @@ def test_retries_with_backoff_then_success(tmp_path: Path, net: tuple[Receiver, 
         waits.append(seconds or 0.0)
         return False
 
-    dispatcher.stopping.wait = wait  # type: ignore[method-assign]
+    dispatcher.stopping.wait = wait  # type: ignore[method-assign,assignment]
     dispatcher.start()
     (oid,) = store._write([store.outbox_insert(7, "firing", "hook", [], MESSAGE.to_dict(), 0.0)])
     dispatcher.submit(store.outbox(status="pending")[0])
