@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # Debian's own Python when there is one: snmpsim can then drop root to nobody.
 BASE_PYTHON := $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || command -v python3)
 # What the tests drive for real: net-snmp tools and agent, Prometheus (and promtool).
-APT_TEST := python3-venv snmp snmpd prometheus chromium fonts-noto-cjk victoria-metrics
+APT_TEST := python3-venv snmp snmpd prometheus chromium fonts-noto-cjk victoria-metrics prometheus-alertmanager
 APT_DEMO := python3-venv
 
 .PHONY: demo test bench lint venv apt-test apt-demo clean
@@ -13,7 +13,7 @@ APT_DEMO := python3-venv
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(BASE_PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[lab,test,extranet,panel]"
+	$(PY) -m pip install -q -e ".[lab,test,extranet,panel,alerts]"
 	$(PY) -m pip install -q --no-deps fake-switches==1.5.0
 	touch $@
 
