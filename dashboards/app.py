@@ -208,7 +208,10 @@ def http_error(err: HTTPException) -> Any:
         message = _("Your role does not allow this.")
     else:
         message = str(err.description)
-    return _error(code, message)
+    body, status = _error(code, message)
+    # keep what the exception says besides its body: `Allow` on a 405, `WWW-Authenticate`, ...
+    extra = [(k, v) for k, v in err.get_headers() if k.lower() != "content-type"]
+    return body, status, extra
 
 
 def _error(code: int, message: str) -> tuple[Any, int]:

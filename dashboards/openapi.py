@@ -41,7 +41,7 @@ def _schema(tp: Any, components: dict[str, Any]) -> dict[str, Any]:
     if origin is dict:
         return {"type": "object", "additionalProperties": _schema(typing.get_args(tp)[1], components)}
     if dataclasses.is_dataclass(tp) and isinstance(tp, type):
-        name = tp.__name__
+        name = f"{tp.__module__.rsplit('.', 1)[-1]}.{tp.__name__}"  # summary.CoolingView != cooling.CoolingView
         if name not in components:
             components[name] = {}  # a placeholder first: recursion stops here
             hints = typing.get_type_hints(tp)
@@ -59,10 +59,14 @@ def _schema(tp: Any, components: dict[str, Any]) -> dict[str, Any]:
     raise TypeError(f"no JSON schema for {tp!r}")
 
 
-def _stamped(schema: dict[str, Any], extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A dataclass's schema with the `ts`/`time_text` every answer carries."""
-    return {"allOf": [schema, {"type": "object", "properties": {**STAMP, **(extra or {})},
-                               "required": [*STAMP, *(extra or {})]}]}
+def _stamped(ref: dict[str, Any], components: dict[str, Any], extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The answer's schema: a dataclass's, with the `ts`/`time_text` every answer carries (and `extra`)."""
+    name = ref["$ref"].rsplit("/", 1)[1]
+    body = components[name]
+    added = {**STAMP, **(extra or {})}
+    components[f"{name}Answer"] = {**body, "properties": {**body["properties"], **added},
+                                   "required": [*body["required"], *added]}
+    return {"$ref": f"#/components/schemas/{name}Answer"}
 
 
 def _list(key: str, item: dict[str, Any]) -> dict[str, Any]:
@@ -102,24 +106,25 @@ def document() -> dict[str, Any]:
         "/api/health": {"get": {"summary": "Liveness: device counts (no login needed)", "security": [],
                                 "responses": {"200": {"description": "OK", "content": {
                                     "application/json": {"schema": health}}}}}},
-        "/api/overview": _op("The room at a glance", _stamped(ref(Overview)), [LANG]),
+        "/api/overview": _op("The room at a glance", _stamped(ref(Overview), components), [LANG]),
         "/api/floor": _op("The floor plan: racks on their grid with inlet temperature and power",
-                          _stamped(ref(FloorView)), [LANG]),
+                          _stamped(ref(FloorView), components), [LANG]),
         "/api/racks": _op("Every rack", _list("racks", ref(RackView)), [LANG]),
-        "/api/racks/{name}": _op("One rack: elevation, feeds, failover, charts", _stamped(ref(RackDetail)),
+        "/api/racks/{name}": _op("One rack: elevation, feeds, failover, charts", _stamped(ref(RackDetail), components),
                                  [_path_param("name", "rack name, e.g. A01"), LANG], (404,)),
         "/api/power": _op("The power chain, headroom, failover and PUE",
-                          _stamped(ref(PowerView), {"manual_note": {"type": "string"}}), [LANG]),
-        "/api/cooling": _op("Air conditioners and the room's temperature spread", _stamped(ref(CoolingView)),
+                          _stamped(ref(PowerView), components, {"manual_note": {"type": "string"}}), [LANG]),
+        "/api/cooling": _op("Air conditioners and the room's temperature spread",
+                            _stamped(ref(CoolingView), components),
                             [LANG]),
-        "/api/devices/{name}": _op("One device: last poll and readings", _stamped(ref(DeviceView)),
+        "/api/devices/{name}": _op("One device: last poll and readings", _stamped(ref(DeviceView), components),
                                    [_path_param("name", "device name, e.g. ups-a"), LANG], (404,)),
         "/api/series": _op("The stored series (of one device)", _list("series", ref(SeriesView)),
                            [{"name": "device", "in": "query", "required": False, "schema": {"type": "string"}},
                             LANG]),
         "/api/history": _op(
             "A series' points [ts, avg, min, max] over a range (raw, 5-minute or 1-hour rollups)",
-            _stamped(ref(HistoryView)),
+            _stamped(ref(HistoryView), components),
             [{"name": "series", "in": "query", "required": True, "schema": {"type": "integer", "minimum": 0}},
              {"name": "range", "in": "query", "required": False,
               "schema": {"type": "string", "enum": ["1h", "24h", "7d", "90d"]}}, LANG], (400, 404)),
