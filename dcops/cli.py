@@ -265,6 +265,10 @@ main.add_command(lab)
 from playbooks.cli import extranet  # noqa: E402 - the extranet group lives with its playbooks
 
 main.add_command(extranet)
+
+from collectors.cli import snmp  # noqa: E402 - the snmp group lives with its collectors
+
+main.add_command(snmp)
 from dashboards.cli import users  # noqa: E402, I001 - the panel's accounts live with the panel
 main.add_command(users)
 

@@ -85,10 +85,13 @@ def test_entity_sensor_value_follows_type_scale_and_precision() -> None:
          ["ups-mib"]),
         ({"1.3.6.1.2.1.1.2.0": "1.3.6.1.4.1.3854.1"}, set(), ["akcp-sensorprobe"]),
         ({"1.3.6.1.2.1.1.2.0": "1.3.6.1.4.1.9.1.1208"}, {"1.3.6.1.2.1.99.1.1.1.4"},
-         ["entity-sensor-mib"]),
+         ["cisco", "entity-sensor-mib", "if-mib"]),
+        ({"1.3.6.1.2.1.1.2.0": "1.3.6.1.4.1.99999", "1.3.6.1.2.1.1.1.0": "Acme Fabric Switch 24"}, set(),
+         ["if-mib"]),
         ({"1.3.6.1.2.1.1.2.0": "1.3.6.1.4.1.99999"}, set(), []),
     ],
-    ids=["apc-pdu", "decivolt-card-replaces-rfc1628", "rfc1628-ups", "akcp", "entity-sensors", "unknown"],
+    ids=["apc-pdu", "decivolt-card-replaces-rfc1628", "rfc1628-ups", "akcp", "entity-sensors", "switch-by-sysdescr",
+         "unknown"],
 )
 def test_auto_selects_profiles_by_sysobjectid_and_probe_oids(
     facts: dict[str, object], prefixes: set[str], expected: list[str]
