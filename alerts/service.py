@@ -91,3 +91,19 @@ class Alerting:
             self._thread = None
         self.dispatcher.stop()
         self.store.close()
+
+
+def for_service(inventory: Inventory, store_path: Path, interval: float, latest: Iterable[Sample] = ()) -> Alerting:
+    """The alerting of `dcops run`/`dcops demo`; a bad notify config stops the start with every error."""
+    import click
+
+    from dcops.settings import Settings
+
+    from .config import ConfigError
+
+    secrets = Settings.from_env().secrets
+    try:
+        return Alerting.from_files(inventory, store_path, secrets=SecretStore.from_file(secrets),
+                                   interval=interval, latest=latest)
+    except ConfigError as exc:
+        raise click.ClickException("the notify config is not valid:\n" + str(exc)) from None

@@ -21,6 +21,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 from werkzeug.serving import make_server
 
+from alerts.service import for_service as alerting_for
 from collectors.background import PollerThread
 from collectors.poller import Poller, PollerSettings, Publish
 from collectors.profile import Profile
@@ -65,6 +66,8 @@ def serve(
 ) -> None:
     """`collectors` add to /metrics (an output's own state); `devices` is a shard's share."""
     store = Store(store_path, retention=Settings.from_env().retention_seconds)
+    alerting = alerting_for(inventory, store_path, interval, store.latest())  # rules, engine, notifiers
+    parts = [Part("alerts", alerting.start, alerting.stop), *parts]
 
     def metrics() -> tuple[bytes, str]:
         registry = make_registry(store, inventory)
@@ -80,8 +83,8 @@ def serve(
     })
     ensure_free(host, port)  # a busy port fails before anything starts
     server = make_server(host, port, app, threaded=True)
-    poller = PollerThread(Poller(inventory, outputs=[store.publish, *outputs], profiles=profiles, devices=devices,
-                                 settings=PollerSettings(interval=interval)))
+    poller = PollerThread(Poller(inventory, outputs=[store.publish, alerting.publish, *outputs], profiles=profiles,
+                                 devices=devices, settings=PollerSettings(interval=interval)))
     stopping: list[int] = []  # no locks in a signal handler: a second signal may interrupt the first
 
     def shutdown(signum: int, frame: FrameType | None) -> None:
