@@ -13,7 +13,7 @@ APT_DEMO := python3-venv
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(BASE_PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[lab,test,extranet,panel,alerts]"
+	$(PY) -m pip install -q -e ".[lab,test,extranet,panel,alerts,collect]"
 	$(PY) -m pip install -q --no-deps fake-switches==1.5.0
 	touch $@
 

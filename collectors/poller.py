@@ -16,9 +16,11 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
+from dcops.registry import Registry
 from dcops.types import PollReport, Sample
-from inventory.model import Device, Inventory
+from inventory.model import SNMP, Device, Inventory
 
 from .profile import (
     SYS_UPTIME,
@@ -46,6 +48,33 @@ class PollerSettings:
     deadline: float = 20.0
 
 
+class CollectorError(Exception):
+    """A collector's failure; its text is the poll report's reason."""
+
+
+class DeviceCollector(Protocol):
+    """Polls the devices of one protocol other than SNMP (which is the Poller's own)."""
+
+    async def collect(self, device: Device, ts: float) -> tuple[list[Sample], tuple[str, ...]]:
+        """The device's samples and the names of the profiles that gave them; raise on failure."""
+        ...
+
+    def close(self) -> None: ...
+
+
+# protocol name -> a collector for the poller's settings; a second registration of a name is refused
+PROTOCOLS: Registry[Callable[[PollerSettings], DeviceCollector]] = Registry("protocol")
+
+
+def _modbus(settings: PollerSettings) -> DeviceCollector:
+    from .modbus import ModbusCollector  # pymodbus only for sites with Modbus devices
+
+    return ModbusCollector(timeout=settings.timeout, retries=settings.retries)
+
+
+PROTOCOLS.register("modbus", _modbus)
+
+
 @dataclass
 class DeviceState:
     profiles: list[Profile] = field(default_factory=list)
@@ -64,8 +93,10 @@ class Poller:
         profiles: Mapping[str, Profile] | None = None,
         clock: Callable[[], float] = time.time,
         devices: Sequence[Device] | None = None,
+        collectors: Mapping[str, DeviceCollector] | None = None,
     ) -> None:
         self.inventory = inventory
+        self.collectors = dict(collectors or {})  # by protocol; made from PROTOCOLS when first needed
         self.devices = list(devices if devices is not None else inventory.devices.values())
         self.outputs = list(outputs)
         self.settings = settings or PollerSettings()
@@ -143,9 +174,13 @@ class Poller:
         ts = self.clock()
         state = self.state.setdefault(device.name, DeviceState())
         try:
-            samples = await asyncio.wait_for(self._poll(device, state, ts), self.settings.deadline)
-            report = PollReport(device.name, ts, True, time.monotonic() - started, len(samples),
-                                profiles=tuple(p.name for p in state.profiles))
+            if device.protocol == SNMP:
+                samples = await asyncio.wait_for(self._poll(device, state, ts), self.settings.deadline)
+                names = tuple(p.name for p in state.profiles)
+            else:
+                samples, names = await asyncio.wait_for(self.collector(device.protocol).collect(device, ts),
+                                                        self.settings.deadline)
+            report = PollReport(device.name, ts, True, time.monotonic() - started, len(samples), profiles=names)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # every failure is a report, never a stopped cycle
@@ -180,6 +215,19 @@ class Poller:
         for p in profiles:
             samples += evaluate(p, device.name, values, walked, ts)
         return samples
+
+    def collector(self, protocol: str) -> DeviceCollector:
+        if protocol not in self.collectors:
+            self.collectors[protocol] = PROTOCOLS[protocol](self.settings)
+        return self.collectors[protocol]
+
+    def close(self) -> None:
+        """Close the SNMP transport and every collector."""
+        close = getattr(self.transport, "close", None)
+        if close is not None:
+            close()
+        for c in self.collectors.values():
+            c.close()
 
     def _publish(self, report: PollReport, samples: Sequence[Sample]) -> None:
         for publish in self.outputs:
@@ -234,6 +282,6 @@ class Poller:
 def _reason(exc: BaseException, deadline: float) -> str:
     if isinstance(exc, asyncio.TimeoutError):
         return f"poll exceeded its {deadline:g} s deadline"
-    if isinstance(exc, SnmpError):
+    if isinstance(exc, (SnmpError, CollectorError)):
         return str(exc)
     return f"{type(exc).__name__}: {exc}"
