@@ -83,8 +83,10 @@ def probe(target: str, community: str | None, user: str | None, auth_protocol: s
     if user is not None:
         creds = SnmpCredentials(
             version="3", user=user,
-            auth_protocol=auth_protocol if auth_key else "", auth_key=Secret("auth-key", auth_key) if auth_key else None,
-            priv_protocol=priv_protocol if priv_key else "", priv_key=Secret("priv-key", priv_key) if priv_key else None)
+            auth_protocol=auth_protocol if auth_key else "",
+            auth_key=Secret("auth-key", auth_key) if auth_key else None,
+            priv_protocol=priv_protocol if priv_key else "",
+            priv_key=Secret("priv-key", priv_key) if priv_key else None)
     else:
         creds = SnmpCredentials(version="2c", community=Secret("community", community or ""))
     address = _resolve(host)
