@@ -45,9 +45,13 @@ def _resolve(host: str) -> str:
 
 
 class ProbeFailed(click.ClickException):
-    def __init__(self, message: str, code: int = 1) -> None:
-        super().__init__(message)
-        self.exit_code = code
+    """The device did not answer (exit 1)."""
+
+
+class UnknownDeviceError(click.ClickException):
+    """The device answered but no profile knows it (exit 3)."""
+
+    exit_code = UNKNOWN_DEVICE
 
 
 @click.group()
@@ -103,7 +107,7 @@ def probe(target: str, community: str | None, user: str | None, auth_protocol: s
     try:
         result = asyncio.run(go())
     except UnknownDevice as exc:
-        raise ProbeFailed(f"{host}:{port}: {exc}", UNKNOWN_DEVICE) from exc
+        raise UnknownDeviceError(f"{host}:{port}: {exc}") from exc
     except SnmpError as exc:
         raise ProbeFailed(f"{host}:{port} did not answer: {exc or 'timeout'}") from exc
     rows = [present(m) for m in result.readings]

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from .profile import SYS_DESCR, SYS_OBJECT_ID, Measured, Profile, detection_oids, measure, select
+from .profile import SYS_DESCR, SYS_OBJECT_ID, Match, Measured, Profile, detection_oids, measure, select
 from .snmp import SnmpError, SnmpTransport, Target, Value
 
 # Sample unit → (unit shown by the probe, factor). Power factor stays a ratio (it is not a percentage).
@@ -51,9 +51,16 @@ def present(m: Measured) -> dict[str, Any]:
     return out
 
 
-async def _prefixes(transport: SnmpTransport, target: Target, profiles: Sequence[Profile]) -> set[str]:
+async def _prefixes(transport: SnmpTransport, target: Target, profiles: Sequence[Profile],
+                    facts: Mapping[str, Value]) -> set[str]:
+    """Walk only the probe subtrees of matches whose other conditions already hold."""
+    def worth_walking(m: Match) -> bool:
+        rest = replace(m, has_oid_prefix=())
+        return not rest or rest.fits(facts, set())
+
+    wanted = [p for c in profiles for m in c.match if m.has_oid_prefix and worth_walking(m) for p in m.has_oid_prefix]
     found: set[str] = set()
-    for prefix in dict.fromkeys(p for c in profiles for p in c.has_oid_prefix):
+    for prefix in dict.fromkeys(wanted):
         if await transport.walk(target, prefix):
             found.add(prefix)
     return found
@@ -79,7 +86,7 @@ async def probe(
     facts = await transport.get(target, detection_oids(profiles))
     if facts.get(SYS_OBJECT_ID) is None and facts.get(SYS_DESCR) is None:
         raise SnmpError(f"{target.host}:{target.port} answered without sysObjectID or sysDescr")
-    chosen = select(profiles, facts, await _prefixes(transport, target, profiles))
+    chosen = select(profiles, facts, await _prefixes(transport, target, profiles, facts))
     oid = str(facts.get(SYS_OBJECT_ID) or "").strip(".")
     descr = str(facts.get(SYS_DESCR) or "")
     if not chosen:
