@@ -135,3 +135,8 @@ def status(workdir: Path) -> None:
         click.echo("the lab is not running")
         sys.exit(1)
     click.echo(f"the lab is running (pid {pid}); log: {workdir / 'lab.log'}")
+
+
+from lab.scenarios import scenario  # noqa: E402 - scenarios (lab/scenarios.py) drive the room and the alerts
+
+lab.add_command(scenario)
