@@ -21,6 +21,9 @@ from .driver import Driver, SwitchError
 from .facts import Change, Fact, Facts, absent, diff
 
 OK, FAILED, ROLLED_BACK, UNCHANGED = "ok", "failed", "rolled-back", "unchanged"
+INTERRUPTED = "interrupted"  # not tried: the run was asked to stop before this unit
+APPLYING = "applying"  # transient: its commands are on their way to the switch
+STOPPED = "interrupted before this unit was applied"
 
 
 @dataclass
@@ -44,7 +47,12 @@ class UnitResult:
 
     @property
     def failed(self) -> bool:
-        return self.status in (FAILED, ROLLED_BACK)
+        return self.status in (FAILED, ROLLED_BACK, INTERRUPTED)
+
+    @property
+    def touched(self) -> bool:
+        """Commands went to the switch for it and were not already undone: a rollback must consider it."""
+        return self.changed and bool(self.undo) and self.status in (OK, FAILED)
 
 
 @dataclass
@@ -70,17 +78,21 @@ def run_switch(
     dry_run: bool = False,
     on_backup: Callable[[str, str], object] = lambda switch, text: None,
     on_unit: Callable[[UnitResult], None] = lambda result: None,
+    stop: Callable[[], bool] = lambda: False,
 ) -> SwitchRun:
+    """One switch's batch. `stop()` is asked before each unit: once it says yes, the rest are not tried,
+    and what was applied is still verified and saved."""
     started = time.monotonic()
     run = SwitchRun(switch.name, [])
+    if stop():
+        run.results = [UnitResult(u.agency, switch.name, INTERRUPTED, error=STOPPED) for u in units]
+        return _done(run, started, on_unit)
     try:
         driver = connect(switch)
     except SwitchError as exc:
         run.error = str(exc)
         run.results = [UnitResult(u.agency, switch.name, FAILED, error=str(exc)) for u in units]
-        for r in run.results:
-            on_unit(r)
-        return run
+        return _done(run, started, on_unit)
     try:
         profile = driver.profile
         run.backup = driver.running()
@@ -89,13 +101,18 @@ def run_switch(
             on_backup(switch.name, run.backup)
         applied: list[tuple[UnitResult, list[Change]]] = []
         for unit in units:
+            if stop():
+                run.results.append(UnitResult(unit.agency, switch.name, INTERRUPTED, error=STOPPED))
+                continue
             result = UnitResult(unit.agency, switch.name)
+            run.results.append(result)
             changes = diff([profile.project(f) for f in unit.want], have)
             result.diff = [c.describe() for c in changes]
             result.commands = profile.render(changes)
             result.undo = _restore(changes)
             result.changed = bool(changes)
             if changes and not dry_run:
+                result.status = APPLYING
                 result.status = _apply(driver, changes, result, have)
                 if result.status == OK:
                     applied.append((result, changes))
@@ -105,25 +122,26 @@ def run_switch(
                             have.pop(c.want.ident, None)
             elif changes:
                 result.status = OK
-            run.results.append(result)
         if applied:
             _verify(driver, applied, have)
             run.saved = bool(driver.save())
-        for r in run.results:
-            on_unit(r)
-    except SwitchError as exc:  # the switch went away mid-batch: what is not verified failed
+    except SwitchError as exc:  # the switch went away mid-batch: nothing it took is verified
         run.error = str(exc)
-        done = {r.agency for r in run.results}
         for r in run.results:
-            if r.status == OK and r.changed:
+            if r.status in (OK, APPLYING) and r.changed:
                 r.status, r.error = FAILED, str(exc)
+        done = {r.agency for r in run.results}
         run.results += [UnitResult(u.agency, switch.name, FAILED, error=str(exc)) for u in units
                         if u.agency not in done]
-        for r in run.results:
-            on_unit(r)
     finally:
         driver.close()
-        run.seconds = time.monotonic() - started
+    return _done(run, started, on_unit)
+
+
+def _done(run: SwitchRun, started: float, on_unit: Callable[[UnitResult], None]) -> SwitchRun:
+    run.seconds = time.monotonic() - started
+    for r in run.results:
+        on_unit(r)
     return run
 
 

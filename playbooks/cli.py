@@ -1,19 +1,25 @@
 """`dcops extranet …`: onboard agencies, audit drift, list allocations, release a retired agency.
 
 Exit codes: 0 done; 1 a user error (unknown agency) or a failed onboarding or drift found;
-2 a usage error or an invalid inventory.
+2 a usage error or an invalid inventory; 130 interrupted (SIGINT or SIGTERM): the units at hand
+were finished, incomplete agencies rolled back, and running the same command again does the rest.
 """
 
 from __future__ import annotations
 
+import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
+from .batch import SwitchRun, UnitResult
 from .onboard import Context, Report
 
-ENGINES = ("netmiko",)
+ENGINES = ("netmiko", "ansible")
+INTERRUPTED_EXIT = 130
 
 
 def _context(inventory_dir: Path | None, secrets: Path | None, state: Path | None, workers: int) -> Context:
@@ -64,7 +70,8 @@ def extranet() -> None:
 @click.argument("agency", required=False)
 @click.option("--all", "everyone", is_flag=True, help="Every planned agency.")
 @click.option("--dry-run", is_flag=True, help="Show the diff and the exact commands per switch; change nothing.")
-@click.option("--engine", type=click.Choice(ENGINES), default="netmiko", show_default=True)
+@click.option("--engine", type=click.Choice(ENGINES), default="netmiko", show_default=True,
+              help="netmiko: threads in this process; ansible: ansible-runner running playbooks/apply.yml.")
 @with_common
 def onboard(agency: str | None, everyone: bool, dry_run: bool, engine: str, inventory_dir: Path | None,
             secrets: Path | None, state: Path | None, workers: int) -> None:
@@ -79,15 +86,69 @@ def onboard(agency: str | None, everyone: bool, dry_run: bool, engine: str, inve
     from .onboard import onboard as run
 
     if everyone and not dry_run:
-        with click.progressbar(length=sum(len(_switches(ctx, c)) for c in codes), label="onboarding",
-                               file=sys.stderr) as bar:
-            ctx.progress = lambda result: bar.update(1)
+        units = {c: _switches(ctx, c) for c in codes}
+        with _progress(ctx, sum(len(s) for s in units.values()), len({s for v in units.values() for s in v})), \
+                _interruptible(ctx):
             report = run(ctx, codes, dry_run=dry_run, engine=engine)
     else:
-        report = run(ctx, codes, dry_run=dry_run, engine=engine)
+        with _interruptible(ctx):
+            report = run(ctx, codes, dry_run=dry_run, engine=engine)
     _show(report, verbose=agency is not None)
+    _exit(report)
+
+
+def _exit(report: Report) -> None:
+    if report.interrupted:
+        click.echo(f"interrupted: {len(report.interrupted)} agencies not done (nothing of them is left on any "
+                   f"switch); run the same command again to finish")
+        sys.exit(INTERRUPTED_EXIT)
     if report.failed:
         sys.exit(1)
+
+
+@contextmanager
+def _interruptible(ctx: Context) -> Iterator[None]:
+    """SIGINT and SIGTERM stop the run gracefully: the unit at hand finishes, no other starts."""
+    def stop(signum: int, frame: object) -> None:
+        if not ctx.stop.is_set():
+            click.echo(f"\n{signal.Signals(signum).name}: finishing the units at hand, then rolling back "
+                       f"agencies left incomplete", err=True)
+        ctx.stop.set()
+
+    before = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+
+
+@contextmanager
+def _progress(ctx: Context, units: int, switches: int) -> Iterator[None]:
+    """A progress bar on a terminal; elsewhere (a log, a pipe) one line per switch as it finishes."""
+    if sys.stderr.isatty():
+        with click.progressbar(length=units, label="onboarding", file=sys.stderr) as bar:
+            ctx.progress = lambda result: bar.update(1)
+            yield
+        return
+    done = {"units": 0, "switches": 0}
+
+    def on_switch(run: SwitchRun) -> None:
+        done["switches"] += 1
+        done["units"] += len(run.results)
+        counts = _counts(run.results)
+        click.echo(f"[{done['switches']}/{switches} switches, {done['units']}/{units} units] {run.switch}: "
+                   f"{counts} ({run.seconds:.1f} s){' — ' + run.error if run.error else ''}", err=True)
+
+    ctx.on_switch = on_switch
+    yield
+
+
+def _counts(results: list[UnitResult]) -> str:
+    by: dict[str, int] = {}
+    for r in results:
+        by[r.status] = by.get(r.status, 0) + 1
+    return ", ".join(f"{n} {status}" for status, n in sorted(by.items()))
 
 
 def _switches(ctx: Context, code: str) -> list[str]:
@@ -102,7 +163,7 @@ def _show(report: Report, verbose: bool) -> None:
     for o in report.outcomes.values():
         alloc = o.allocation
         where = f"vid {alloc.vid}, {alloc.prefix}, gateway {alloc.gateway}" if alloc else "no allocation"
-        if verbose or o.failed:
+        if verbose or (o.failed and o.status != "interrupted"):
             click.echo(f"{o.agency}: {'would change' if report.dry_run and o.changes else o.status} ({where})")
             for r in o.results:
                 click.echo(f"  {r.switch}: {r.status}{' — ' + r.error if r.error else ''}")
@@ -116,7 +177,9 @@ def _show(report: Report, verbose: bool) -> None:
                 click.echo(f"  {o.error}")
     ok = sum(1 for o in report.outcomes.values() if not o.failed)
     verb = "would make" if report.dry_run else "made"
-    click.echo(f"{len(report.outcomes)} agencies: {ok} ok, {len(report.failed)} failed; "
+    failed = len(report.failed) - len(report.interrupted)
+    stopped = f", {len(report.interrupted)} interrupted" if report.interrupted else ""
+    click.echo(f"{len(report.outcomes)} agencies: {ok} ok, {failed} failed{stopped}; "
                f"{verb} {report.changes} changes in {report.seconds:.1f} s")
 
 
@@ -150,11 +213,18 @@ def allocations(inventory_dir: Path | None, secrets: Path | None, state: Path | 
 
 @extranet.command()
 @click.argument("agency")
+@click.option("--dry-run", is_flag=True, help="Show what would be removed from which switch; change nothing.")
+@click.option("--engine", type=click.Choice(ENGINES), default="netmiko", show_default=True)
+@click.option("--keep-config", is_flag=True,
+              help="Give the vid and subnet back without touching the switches (a switch gone for good).")
 @with_common
-def release(agency: str, inventory_dir: Path | None, secrets: Path | None, state: Path | None,
-            workers: int) -> None:
-    """Give a retired AGENCY's vid and subnet back to IPAM."""
-    from .ipam import IPAM
+def release(agency: str, dry_run: bool, engine: str, keep_config: bool, inventory_dir: Path | None,
+            secrets: Path | None, state: Path | None, workers: int) -> None:
+    """Remove a retired AGENCY's configuration from its switches, then give its vid and subnet back to IPAM.
+
+    The removal goes through the same diff, apply, verify and rollback as onboarding, and removes only
+    what is still the agency's (an access port that now carries another VLAN is left alone)."""
+    from .onboard import retire
 
     ctx = _context(inventory_dir, secrets, state, workers)
     a = ctx.extranet.agencies.get(agency)
@@ -162,5 +232,27 @@ def release(agency: str, inventory_dir: Path | None, secrets: Path | None, state
         raise click.ClickException(f"unknown agency {agency!r}")
     if a.status != "retired":
         raise click.ClickException(f"agency {agency} is {a.status}: set status: retired in the inventory first")
-    held = IPAM(ctx.db(), ctx.extranet).release(agency)
-    click.echo(f"{agency}: released vid {held.vid} and {held.prefix}" if held else f"{agency}: held nothing")
+    with _interruptible(ctx):
+        report = retire(ctx, [agency], dry_run=dry_run, engine=engine, keep_config=keep_config)
+    o = report.outcomes[agency]
+    held = o.allocation
+    if held is None:
+        click.echo(f"{agency}: held nothing")
+        return
+    for r in o.results:
+        click.echo(f"  {r.switch}: {r.status}{' — ' + r.error if r.error else ''}")
+        for line in r.diff:
+            click.echo(f"    {line}")
+        if dry_run and r.commands:
+            click.echo("    commands:")
+            click.echo("\n".join(f"      {cmd}" for cmd in r.commands))
+    switches = sum(1 for r in o.results if r.changed)
+    if o.failed:
+        click.echo(f"{agency}: not released ({o.status}): {o.reason}")
+        _exit(report)
+    elif dry_run:
+        click.echo(f"{agency}: would remove {sum(len(r.diff) for r in o.results)} item(s) from {switches} "
+                   f"switch(es) and release vid {held.vid} and {held.prefix}")
+    else:
+        where = "left the switches alone" if keep_config else f"removed its configuration from {switches} switch(es)"
+        click.echo(f"{agency}: {where}; released vid {held.vid} and {held.prefix}")

@@ -14,7 +14,8 @@ from inventory.model import ACTIVE
 from .batch import Unit, run_switch
 from .intent import agency_intent
 from .ipam import IPAM, Allocation
-from .onboard import Context, switch_lock
+from .onboard import Context
+from .state import switch_lock
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ def audit(ctx: Context) -> tuple[list[Drift], list[str]]:
     drifts: list[Drift] = []
     unreadable: list[str] = []
     for name, units in batches.items():
-        with switch_lock(ctx, name):
+        with switch_lock(ctx.db_path, name):
             run = run_switch(x.switches[name], units, ctx.connect, dry_run=True)
         if run.error:
             unreadable.append(run.error)

@@ -51,7 +51,6 @@ class NetmikoDriver:
     """netmiko over SSH, with fast_cli; VRP's slow config-mode check gets the pattern it lacks."""
 
     def __init__(self, switch: Switch, timeout: float = 10.0):
-        from netmiko import ConnectHandler
         from netmiko.exceptions import NetmikoAuthenticationException, NetmikoTimeoutException
 
         self.switch = switch
@@ -64,10 +63,7 @@ class NetmikoDriver:
         if switch.vendor == "cisco_ios":
             params["secret"] = switch.password.reveal()
         try:
-            if self.profile.config_mode_pattern:
-                self.conn = _fast_class(self.profile.device_type, self.profile.config_mode_pattern)(**params)
-            else:
-                self.conn = ConnectHandler(**params)
+            self.conn = _netmiko_class(self.profile.device_type, self.profile.config_mode_pattern)(**params)
             if params.get("secret"):
                 self.conn.enable()
         except NetmikoAuthenticationException:
@@ -110,18 +106,30 @@ class NetmikoDriver:
             pass
 
 
-def _fast_class(device_type: str, pattern: str) -> Any:
-    """The netmiko class for `device_type`, its check_config_mode given a prompt pattern (components.md)."""
+def _netmiko_class(device_type: str, pattern: str | None) -> Any:
+    """The netmiko class for `device_type`, mended twice: a session the switch (or the network) closed raises
+    EOFError at once instead of waiting out the read timeout, and a vendor whose check_config_mode has no
+    pattern (VRP waits ~2 s per call, components.md) is given one."""
     from netmiko.base_connection import BaseConnection
     from netmiko.ssh_dispatcher import CLASS_MAPPER
 
-    base = CLASS_MAPPER[device_type]
+    base: Any = CLASS_MAPPER[device_type]
 
-    def check_config_mode(self: Any, check_string: str = "]", pattern: str = pattern,
-                          force_regex: bool = False) -> bool:
-        return BaseConnection.check_config_mode(self, check_string=check_string, pattern=pattern)
+    def read_channel(self: Any) -> str:
+        out = str(base.read_channel(self))
+        chan = getattr(self, "remote_conn", None)
+        if not out and chan is not None and (chan.closed or chan.eof_received) and not chan.recv_ready():
+            raise EOFError("the switch closed the session")
+        return out
 
-    return type(f"Fast{base.__name__}", (base,), {"check_config_mode": check_config_mode})
+    methods: dict[str, Any] = {"read_channel": read_channel}
+    if pattern:
+        def check_config_mode(self: Any, check_string: str = "]", pattern: str = pattern,
+                              force_regex: bool = False) -> bool:
+            return BaseConnection.check_config_mode(self, check_string=check_string, pattern=pattern)
+
+        methods["check_config_mode"] = check_config_mode
+    return type(f"Dcops{base.__name__}", (base,), methods)
 
 
 DRIVERS: Registry[type[NetmikoDriver]] = Registry("switch driver")

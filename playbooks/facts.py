@@ -59,6 +59,8 @@ class Change:
     def describe(self) -> str:
         if self.before is None:
             return f"+ {self.want.describe()} {_show(self.want.fields)}".rstrip()
+        if self.removes:
+            return f"- {self.want.describe()} {_show(self.before.fields)}".rstrip()
         old, new = self.before.fields, self.want.fields
         diffs = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(new) if old.get(k) != new.get(k))
         return f"~ {self.want.describe()} ({diffs})"
@@ -81,8 +83,18 @@ def _show(fields: Mapping[str, Any]) -> str:
     return " ".join(f"{k}={v}" for k, v in sorted(shown.items()))
 
 
-def absent(kind: str, key: Key) -> Fact:
-    return Fact(kind, key, (("absent", True),))
+def absent(kind: str, key: Key, was: Fact | None = None) -> Fact:
+    """The fact that removes (kind, key); with `was`, only while the switch still holds that value (retiring an
+    agency removes its access port's VLAN, not the port's next agency's)."""
+    if was is None:
+        return Fact(kind, key, (("absent", True),))
+    return Fact(kind, key, (("absent", True), ("was", was.value)))
+
+
+def _still(current: Fact, was: Value) -> bool:
+    """Does the switch's fact still say what `was` says (on the fields the switch holds)?"""
+    have = current.fields
+    return all(have.get(k, v) == v for k, v in was)
 
 
 def diff(want: Iterable[Fact], have: Facts) -> list[Change]:
@@ -91,7 +103,7 @@ def diff(want: Iterable[Fact], have: Facts) -> list[Change]:
     for f in want:
         current = have.get(f.ident)
         removing = dict(f.value).get("absent") is True
-        if removing and current is None:
+        if removing and (current is None or not _still(current, dict(f.value).get("was", ()))):
             continue
         if not removing and current is not None and current.value == f.value:
             continue

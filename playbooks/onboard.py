@@ -7,27 +7,38 @@ nothing is left half-applied. Independent agencies carry on. Switches run in
 parallel (at most `workers`), one batch per switch at a time (a lock per
 switch, also across processes). Backups, the audit log and job progress go
 to the state database.
+
+An interruption (`ctx.stop` set, as the CLI does on SIGINT or SIGTERM) stops
+before the next unit on every switch; what was applied is verified and saved,
+and agencies left incomplete are rolled back like failed ones, so each agency
+is either on all its switches or on none. Running it again does the rest.
+Retiring (`retire`) removes an agency's facts through the same path.
 """
 
 from __future__ import annotations
 
-import fcntl
+import dataclasses
 import getpass
 import sqlite3
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from inventory.model import Extranet, Switch
+from dcops.registry import Registry
+from inventory.model import RETIRED, Extranet, Switch
 
-from .batch import FAILED, OK, ROLLED_BACK, SwitchRun, Unit, UnitResult, run_switch
+from .ansible_engine import ansible_engine
+from .batch import FAILED, INTERRUPTED, OK, ROLLED_BACK, SwitchRun, Unit, UnitResult, run_switch
 from .driver import DRIVERS, Driver
+from .facts import Fact, absent
 from .intent import AgencyIntent, agency_intent
 from .ipam import IPAM, Allocation, IpamError
-from .state import connect
+from .state import backup, connect, switch_lock
+
+ONBOARD, RELEASE = "onboard", "release"
 
 
 @dataclass
@@ -54,9 +65,15 @@ class AgencyOutcome:
 
     @property
     def status(self) -> str:
+        """changed, unchanged; or, when it failed: rolled-back or interrupted (nothing of it is left on any
+        switch), failed (something may be: a rollback failed, or it never got that far)."""
         if not self.failed:
             return "changed" if self.changes else "unchanged"
-        return "rolled-back" if self.results and all(r.status != FAILED for r in self.rollback) else "failed"
+        undone = bool(self.results) and all(r.status != FAILED for r in self.rollback)
+        if undone and any(r.status == INTERRUPTED for r in self.results) \
+                and not any(r.status == FAILED for r in self.results):
+            return "interrupted"
+        return "rolled-back" if undone else "failed"
 
 
 @dataclass
@@ -65,6 +82,7 @@ class Report:
     runs: list[SwitchRun]
     seconds: float
     dry_run: bool
+    action: str = ONBOARD
 
     @property
     def changes(self) -> int:
@@ -73,6 +91,10 @@ class Report:
     @property
     def failed(self) -> list[AgencyOutcome]:
         return [o for o in self.outcomes.values() if o.failed]
+
+    @property
+    def interrupted(self) -> list[AgencyOutcome]:
+        return [o for o in self.outcomes.values() if o.status == "interrupted"]
 
 
 Engine = Callable[[Extranet, dict[str, list[Unit]], bool, "Context"], list[SwitchRun]]
@@ -87,34 +109,30 @@ class Context:
     connect: Callable[[Switch], Driver] = DRIVERS["netmiko"]
     progress: Callable[[UnitResult], None] = lambda r: None
     clock: Callable[[], float] = time.time
+    on_switch: Callable[[SwitchRun], None] = lambda run: None  # a switch finished its batch
+    stop: threading.Event = field(default_factory=threading.Event)  # set: finish the unit at hand, start no other
 
     def db(self) -> sqlite3.Connection:
         return connect(self.db_path)
 
-
-@contextmanager
-def switch_lock(ctx: Context, name: str) -> Iterator[None]:
-    """One batch per switch at a time, across threads and processes (an flock per switch)."""
-    path = ctx.db_path.parent / "locks" / f"{name}.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    def quiet(self) -> Context:
+        """The same context for a rollback: no progress reports, and never stopped."""
+        return dataclasses.replace(self, progress=lambda r: None, on_switch=lambda run: None,
+                                   stop=threading.Event())
 
 
 def netmiko_engine(x: Extranet, batches: dict[str, list[Unit]], dry_run: bool, ctx: Context) -> list[SwitchRun]:
     def one(name: str) -> SwitchRun:
         db = ctx.db()
         try:
-            with switch_lock(ctx, name):
-                return run_switch(x.switches[name], batches[name], ctx.connect, dry_run=dry_run,
-                                  on_backup=lambda sw, text: backup(db, sw, text, ctx.clock()),
-                                  on_unit=ctx.progress)
+            with switch_lock(ctx.db_path, name):
+                run = run_switch(x.switches[name], batches[name], ctx.connect, dry_run=dry_run,
+                                 on_backup=lambda sw, text: backup(db, sw, text, ctx.clock()),
+                                 on_unit=ctx.progress, stop=ctx.stop.is_set)
         finally:
             db.close()
+        ctx.on_switch(run)
+        return run
 
     # the busiest switches first: the run lasts as long as its longest batch
     order = sorted(batches, key=lambda n: -len(batches[n]))
@@ -122,7 +140,9 @@ def netmiko_engine(x: Extranet, batches: dict[str, list[Unit]], dry_run: bool, c
         return list(pool.map(one, order))
 
 
-ENGINES: dict[str, Engine] = {"netmiko": netmiko_engine}
+ENGINES: Registry[Engine] = Registry("onboarding engine")
+ENGINES.register("netmiko", netmiko_engine)
+ENGINES.register("ansible", ansible_engine)
 
 
 def plan(ctx: Context, codes: list[str], dry_run: bool) -> tuple[dict[str, AgencyIntent], dict[str, AgencyOutcome]]:
@@ -145,71 +165,111 @@ def plan(ctx: Context, codes: list[str], dry_run: bool) -> tuple[dict[str, Agenc
 def onboard(ctx: Context, codes: list[str], *, dry_run: bool = False, engine: str = "netmiko") -> Report:
     started = time.monotonic()
     intents, outcomes = plan(ctx, codes, dry_run)
+    wanted = {code: intent.facts for code, intent in intents.items()}
+    report = _execute(ctx, ONBOARD, outcomes, wanted, dry_run, engine)
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def retire(ctx: Context, codes: list[str], *, dry_run: bool = False, engine: str = "netmiko",
+           keep_config: bool = False) -> Report:
+    """Remove retired agencies' configuration from their switches (only what still is theirs), then give their
+    vid and subnet back. A removal that fails is rolled back and keeps the allocation; `keep_config` skips the
+    switches (a switch that is gone for good)."""
+    started = time.monotonic()
+    db = ctx.db()
+    ipam = IPAM(db, ctx.extranet, ctx.clock)
+    outcomes: dict[str, AgencyOutcome] = {}
+    wanted: dict[str, dict[str, list[Fact]]] = {}
+    for code in codes:
+        agency = ipam.agency(code)
+        held = ipam.get(code)
+        outcomes[code] = o = AgencyOutcome(code, held)
+        if agency.status != RETIRED:
+            o.error = f"agency {code} is {agency.status}: set status: retired in the inventory first"
+        elif held is not None and not keep_config:
+            facts = agency_intent(ctx.extranet, agency, held).facts
+            wanted[code] = {sw: [absent(f.kind, f.key, was=f) for f in fs] for sw, fs in facts.items()}
+    db.close()
+    report = _execute(ctx, RELEASE, outcomes, wanted, dry_run, engine)
+    if not dry_run:
+        db = ctx.db()
+        ipam = IPAM(db, ctx.extranet, ctx.clock)
+        now = ctx.clock()
+        for o in outcomes.values():
+            if not o.failed and o.allocation is not None:
+                ipam.release(o.agency)
+                with db:
+                    db.execute("INSERT INTO audit (at, user, action, agency, switch, result, detail) "
+                               "VALUES (?, ?, ?, ?, '', 'ok', ?)", (now, ctx.user, RELEASE, o.agency,
+                                                                    f"released vid {o.allocation.vid} and "
+                                                                    f"{o.allocation.prefix}"))
+        db.close()
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _execute(ctx: Context, action: str, outcomes: dict[str, AgencyOutcome],
+             wanted: dict[str, dict[str, list[Fact]]], dry_run: bool, engine: str) -> Report:
     batches: dict[str, list[Unit]] = {}
-    for code, intent in intents.items():
-        for switch, facts in intent.facts.items():
+    for code, per_switch in wanted.items():
+        for switch, facts in per_switch.items():
             batches.setdefault(switch, []).append(Unit(code, facts))
-    runs = ENGINES[engine](ctx.extranet, batches, dry_run, ctx)
+    runs = ENGINES[engine](ctx.extranet, batches, dry_run, ctx) if batches else []
     for run in runs:
         for r in run.results:
             outcomes[r.agency].results.append(r)
     if not dry_run:
         runs += _roll_back(ctx, outcomes, engine)
-        _audit(ctx, outcomes)
-    return Report(outcomes, runs, time.monotonic() - started, dry_run)
+        _audit(ctx, action, outcomes)
+    return Report(outcomes, runs, 0.0, dry_run, action)
 
 
 def _roll_back(ctx: Context, outcomes: dict[str, AgencyOutcome], engine: str) -> list[SwitchRun]:
-    """Every switch that took a failed agency's unit gets it undone."""
+    """Every switch that took (or may have half taken) a failed agency's unit gets it undone."""
     batches: dict[str, list[Unit]] = {}
+    reasons: dict[str, str] = {}
     for o in outcomes.values():
         if o.failed:
+            reasons[o.agency] = o.reason
             for r in o.results:
-                if r.status == OK and r.changed:
+                if r.touched:
                     batches.setdefault(r.switch, []).append(Unit(o.agency, r.undo))
     if not batches:
         return []
-    runs = ENGINES[engine](ctx.extranet, batches, False, ctx)
+    runs = ENGINES[engine](ctx.extranet, batches, False, ctx.quiet())
     for run in runs:
         for r in run.results:
             o = outcomes[r.agency]
             o.rollback.append(r)
-            reason = o.reason
             for applied in o.results:
-                if applied.switch == r.switch and applied.status == OK:
-                    if r.status == FAILED:
-                        applied.status, applied.error = FAILED, f"rollback failed: {r.error}"
-                    else:
-                        applied.status, applied.error = ROLLED_BACK, f"rolled back because {reason}"
+                if applied.switch != r.switch:
+                    continue
+                if r.status == FAILED:
+                    cause = f"{applied.error}; " if applied.status == FAILED and applied.error else ""
+                    applied.status, applied.error = FAILED, f"{cause}rollback failed: {r.error}"
+                elif applied.status == OK:
+                    applied.status, applied.error = ROLLED_BACK, f"rolled back because {reasons[o.agency]}"
     return runs
 
 
-def _audit(ctx: Context, outcomes: dict[str, AgencyOutcome]) -> None:
+def _audit(ctx: Context, action: str, outcomes: dict[str, AgencyOutcome]) -> None:
     db = ctx.db()
     now = ctx.clock()
     rows = []
     for o in outcomes.values():
         if not o.results and o.error:
-            rows.append((now, ctx.user, "onboard", o.agency, "", "failed", o.error))
+            rows.append((now, ctx.user, action, o.agency, "", "failed", o.error))
         for r in o.results:
             if r.changed or r.failed:
                 detail = "; ".join(r.diff) + (f" — {r.error}" if r.error else "")
-                rows.append((now, ctx.user, "onboard", o.agency, r.switch, r.status, detail))
+                rows.append((now, ctx.user, action, o.agency, r.switch, r.status, detail))
         for r in o.rollback:
             rows.append((now, ctx.user, "rollback", o.agency, r.switch, r.status, "; ".join(r.diff) or r.error))
-    live = [(o.agency, now) for o in outcomes.values() if not o.failed]
+    live = [(o.agency, now) for o in outcomes.values() if not o.failed and action == ONBOARD]
     with db:
         db.executemany("INSERT OR REPLACE INTO onboarded VALUES (?, ?)", live)
         db.executemany("INSERT INTO audit (at, user, action, agency, switch, result, detail) "
                        "VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
     db.close()
 
-
-def backup(db: sqlite3.Connection, switch: str, text: str, now: float) -> bool:
-    """Keep a switch's configuration in its history, unless it is the same as the last one kept."""
-    last = db.execute("SELECT config FROM backups WHERE switch = ? ORDER BY id DESC LIMIT 1", (switch,)).fetchone()
-    if last and last[0] == text:
-        return False
-    db.execute("INSERT INTO backups (switch, at, reason, config) VALUES (?, ?, ?, ?)",
-               (switch, now, "before change", text))
-    return True

@@ -69,7 +69,7 @@ class Profile:
             want = change.want
             action = "remove" if change.removes else "add"
             context = dict(zip(KEY_NAMES[want.kind], want.key, strict=True))
-            context.update((k, v) for k, v in want.value if k != "absent")
+            context.update((k, v) for k, v in want.value if k not in ("absent", "was"))
             if action == "remove" and change.before is not None:
                 context.update((k, v) for k, v in change.before.value if k not in context)
             if "rules" in context:
@@ -112,6 +112,8 @@ class Profile:
                      acl=_first(p["acl_in"], children, "acl")))
             return
         access = _first(p["access"], children, "vid")
+        if not access and "access_mode" in p and any(p["access_mode"].match(c) for c in children):
+            access = "1"  # an access port that names no VLAN is in the default one
         if access:
             add(fact("access", (port,), vid=int(access)))
         lists = [m["list"] for c in children if (m := p["trunk"].match(c))]

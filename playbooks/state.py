@@ -9,9 +9,11 @@ Every caller opens its own connection (one per thread); writers wait up to 30 s.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 SCHEMA = """
@@ -51,3 +53,26 @@ def connect(path: Path | str) -> sqlite3.Connection:
     db.execute("PRAGMA synchronous=NORMAL")
     db.executescript(SCHEMA)
     return db
+
+
+@contextmanager
+def switch_lock(db_path: Path | str, name: str) -> Iterator[None]:
+    """One batch per switch at a time, across threads and processes: an flock per switch beside the database."""
+    path = Path(db_path).parent / "locks" / f"{name}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def backup(db: sqlite3.Connection, switch: str, text: str, now: float) -> bool:
+    """Keep a switch's configuration in its history, unless it is the same as the last one kept."""
+    last = db.execute("SELECT config FROM backups WHERE switch = ? ORDER BY id DESC LIMIT 1", (switch,)).fetchone()
+    if last and last[0] == text:
+        return False
+    db.execute("INSERT INTO backups (switch, at, reason, config) VALUES (?, ?, ?, ?)",
+               (switch, now, "before change", text))
+    return True

@@ -1,68 +1,60 @@
 """Onboarding against real SSH servers on 127.0.0.1: our VRP/Comware simulator and fake-switches (IOS).
 
-netmiko talks SSH to every switch; nothing is mocked. Each test uses agencies
-of its own, so the lab (started once for the module) is shared.
+netmiko talks SSH to every switch, directly or inside our Ansible module run
+by the real ansible-runner; nothing is mocked. Each test uses agencies of its
+own, so the lab (started once for the module, on free ports) is shared; the
+CLI test at the end audits every switch, so it also proves that no earlier
+test left anything half-applied.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from conftest import missing
 from dcops.cli import main
+from dcops.secrets import Secret
 from inventory.model import Extranet
-from lab.extranet.lab import load_extranet, served_switches
-from lab.extranet.sshd import SwitchLab
+from lab.extranet.testing import ExtranetLab, lab_inventory
 from playbooks.onboard import Context, onboard
 from playbooks.state import connect
 
 pytestmark = pytest.mark.slow
+ENGINES = ["netmiko", "ansible"]
 
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("extranet")
-
-
-@pytest.fixture(scope="module")
-def lab(workdir: Path) -> Iterator[SwitchLab]:
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExtranetLab]:
     try:
+        import ansible_runner  # noqa: F401
         import fake_switches  # noqa: F401
-    except ImportError:
-        missing("fake-switches (pip install --no-deps fake-switches==1.5.0)")
-    sims = SwitchLab(served_switches(None, workdir / "state", ("huawei_vrp", "hp_comware"))).start()
-    ios = subprocess.Popen([sys.executable, "-m", "lab.extranet.cisco", "--state", str(workdir / "state")],
-                           stdout=subprocess.PIPE, text=True)
-    assert ios.stdout is not None and ios.stdout.readline().startswith("serving 3 switches")
-    yield sims
-    ios.terminate()
-    ios.wait(10)
-    sims.stop()
-
-
-@pytest.fixture(scope="module")
-def x() -> Extranet:
-    return load_extranet(None)
+    except ImportError as exc:
+        missing(f"{exc.name} (pip install -e '.[extranet]'; pip install --no-deps fake-switches==1.5.0)")
+    work = tmp_path_factory.mktemp("extranet")
+    with ExtranetLab(lab_inventory(work / "inventory"), work / "state") as running:
+        yield running
 
 
 @pytest.fixture
-def ctx(lab: SwitchLab, x: Extranet, workdir: Path) -> Context:
-    return Context(x, workdir / "extranet.db", workers=4, user="tester")
+def x(lab: ExtranetLab) -> Extranet:
+    return lab.extranet
 
 
-def running(lab: SwitchLab, name: str) -> str:
-    return lab.switches[name].device.running()
+@pytest.fixture
+def ctx(lab: ExtranetLab, x: Extranet) -> Context:
+    return Context(x, lab.state.parent / "extranet.db", workers=4, user="tester")
 
 
-def test_dry_run_shows_the_commands_and_changes_nothing(ctx: Context, lab: SwitchLab) -> None:
-    before = {n: running(lab, n) for n in ("acc-jz-1", "core-jz")}
+def configs(lab: ExtranetLab, *names: str) -> dict[str, str]:
+    return {n: lab.running(n) for n in names}
+
+
+def test_dry_run_shows_the_commands_and_changes_nothing(ctx: Context, lab: ExtranetLab) -> None:
+    before = configs(lab, "acc-jz-1", "core-jz")
     report = onboard(ctx, ["jz-kjj"], dry_run=True)
     o = report.outcomes["jz-kjj"]
     assert (o.allocation and o.allocation.vid, o.status) == (113, "changed")
@@ -73,77 +65,116 @@ def test_dry_run_shows_the_commands_and_changes_nothing(ctx: Context, lab: Switc
                                "interface GigabitEthernet0/0/4", " port link-type access", " port default vlan 113",
                                " quit", "interface XGigabitEthernet0/0/1", " port link-type trunk",
                                " port trunk allow-pass vlan 113", " quit"]
-    assert {n: running(lab, n) for n in before} == before
+    by_ansible = onboard(ctx, ["jz-kjj"], dry_run=True, engine="ansible").outcomes["jz-kjj"]  # check mode
+    assert [(r.switch, r.status, r.diff, r.commands, r.undo) for r in by_ansible.results] == \
+        [(r.switch, r.status, r.diff, r.commands, r.undo) for r in o.results]
+    assert configs(lab, *before) == before
     assert connect(ctx.db_path).execute("SELECT count(*) FROM vlan_alloc").fetchone() == (0,)
 
 
-@pytest.mark.parametrize(("code", "switches"), [
-    ("jz-gxj", {"acc-jz-1": "huawei_vrp", "core-jz": "huawei_vrp"}),
-    ("lx-fgj", {"acc-lx": "huawei_vrp", "agg-lx": "hp_comware"}),
-    ("qs-fgj", {"acc-qs": "hp_comware", "agg-qs": "huawei_vrp"}),
-    ("sm-fgj", {"acc-sm": "cisco_ios", "agg-sm": "huawei_vrp"}),
+@pytest.mark.parametrize(("engine", "code", "switches"), [
+    ("netmiko", "jz-gxj", {"acc-jz-1": "huawei_vrp", "core-jz": "huawei_vrp"}),
+    ("netmiko", "lx-fgj", {"acc-lx": "huawei_vrp", "agg-lx": "hp_comware"}),
+    ("netmiko", "qs-fgj", {"acc-qs": "hp_comware", "agg-qs": "huawei_vrp"}),
+    ("netmiko", "sm-fgj", {"acc-sm": "cisco_ios", "agg-sm": "huawei_vrp"}),
+    ("ansible", "jz-sfj", {"acc-jz-1": "huawei_vrp", "core-jz": "huawei_vrp"}),
+    ("ansible", "lx-jyj", {"acc-lx": "huawei_vrp", "agg-lx": "hp_comware"}),
+    ("ansible", "qs-jyj", {"acc-qs": "hp_comware", "agg-qs": "huawei_vrp"}),
+    ("ansible", "sm-jyj", {"acc-sm": "cisco_ios", "agg-sm": "huawei_vrp"}),
 ])
-def test_onboard_verifies_and_a_rerun_changes_nothing(ctx: Context, x: Extranet, code: str,
+def test_onboard_verifies_and_a_rerun_changes_nothing(ctx: Context, x: Extranet, engine: str, code: str,
                                                        switches: dict[str, str]) -> None:
-    report = onboard(ctx, [code])
-    o = report.outcomes[code]
+    o = onboard(ctx, [code], engine=engine).outcomes[code]
     assert o.status == "changed", o.reason
     assert {r.switch: x.switches[r.switch].vendor for r in o.results} == switches
     assert all(r.status == "ok" and r.changed for r in o.results)
-    again = onboard(ctx, [code])
-    assert (again.outcomes[code].status, again.changes) == ("unchanged", 0)
+    for again_by in ENGINES:  # what one engine did, both see as done
+        again = onboard(ctx, [code], engine=again_by)
+        assert (again.outcomes[code].status, again.changes) == ("unchanged", 0)
     db = connect(ctx.db_path)
     audit = db.execute("SELECT user, action, switch, result FROM audit WHERE agency = ?", (code,)).fetchall()
     assert sorted(audit) == sorted(("tester", "onboard", sw, "ok") for sw in switches)
     assert {r[0] for r in db.execute("SELECT switch FROM backups")} >= set(switches)
 
 
-def test_a_rejected_command_rolls_every_switch_back(ctx: Context, lab: SwitchLab) -> None:
-    before = {n: running(lab, n) for n in ("acc-jz-2", "core-jz")}
-    lab.reject("core-jz", r"^traffic-filter")
+@pytest.mark.parametrize(("engine", "code", "other"), [("netmiko", "jz-jgj", "qs-gaj"),
+                                                       ("ansible", "jz-wb", "qs-mzj")])
+def test_a_rejected_command_rolls_every_switch_back(ctx: Context, lab: ExtranetLab, engine: str, code: str,
+                                                    other: str) -> None:
+    assert lab.sims is not None
+    before = configs(lab, "acc-jz-2", "core-jz")  # code is on acc-jz-2 (H3C) behind core-jz (VRP)
+    lab.sims.reject("core-jz", r"^traffic-filter")
     try:
-        report = onboard(ctx, ["jz-jgj"])  # on acc-jz-2 (H3C) behind core-jz
+        report = onboard(ctx, [code, other], engine=engine)
     finally:
-        lab.reject("core-jz", None)
-    o = report.outcomes["jz-jgj"]
+        lab.sims.reject("core-jz", None)
+    o = report.outcomes[code]
     assert o.status == "rolled-back"
     results = {r.switch: r for r in o.results}
     assert results["core-jz"].error == ("core-jz: rejected a command: "
                                         "Error: Unrecognized command found at '^' position.")
     assert results["acc-jz-2"].status == "rolled-back"
     assert results["acc-jz-2"].error.startswith("rolled back because core-jz: rejected a command")
-    assert {n: running(lab, n) for n in before} == before  # nothing half-applied, anywhere
+    assert [(r.switch, r.status) for r in o.rollback] == [("acc-jz-2", "ok")]
+    assert configs(lab, *before) == before  # nothing half-applied, anywhere
+    assert report.outcomes[other].status == "changed"  # the independent rest of the batch carried on
 
 
-def test_an_unreachable_switch_fails_its_agencies_and_the_rest_carries_on(ctx: Context, lab: SwitchLab) -> None:
-    before = running(lab, "acc-yt")
-    lab.down("agg-yt")
+def test_an_unreachable_switch_fails_its_agencies_and_the_rest_carries_on(ctx: Context, lab: ExtranetLab) -> None:
+    assert lab.sims is not None
+    before = lab.running("acc-yt")
+    lab.sims.down("agg-yt")
     try:
         report = onboard(ctx, ["yt-fgj", "ty-fgj"])
     finally:
-        lab.up("agg-yt")
+        lab.sims.up("agg-yt")
     failed, fine = report.outcomes["yt-fgj"], report.outcomes["ty-fgj"]
     assert failed.status == "rolled-back"
     assert {r.switch: r.status for r in failed.results} == {"acc-yt": "rolled-back", "agg-yt": "failed"}
-    assert failed.reason == "agg-yt: unreachable at 127.0.0.1:12011 (NetmikoTimeoutException)"
-    assert running(lab, "acc-yt") == before
+    assert failed.reason == f"agg-yt: unreachable at {ctx.extranet.switches['agg-yt'].address} " \
+                            f"(NetmikoTimeoutException)"
+    assert lab.running("acc-yt") == before
     assert fine.status == "changed"
 
 
-def test_a_wrong_password_is_a_clear_error(ctx: Context, x: Extranet, lab: SwitchLab) -> None:
-    from dcops.secrets import Secret
+@pytest.mark.parametrize(("engine", "codes", "other"), [("netmiko", ["ty-gaj", "ty-mzj"], "lx-gaj"),
+                                                        ("ansible", ["ty-czj", "ty-rsj"], "lx-mzj")])
+def test_a_switch_lost_in_the_middle_of_its_batch_is_rolled_back_when_it_answers_again(
+        ctx: Context, lab: ExtranetLab, engine: str, codes: list[str], other: str) -> None:
+    """agg-ty takes the first agency whole and the second one's ACL and VLAN, then the session drops (a link
+    flap): neither is verified, so both are undone everywhere, on agg-ty too, once it answers again."""
+    assert lab.sims is not None
+    before = configs(lab, "acc-ty", "agg-ty")
+    lab.sims.drop("agg-ty", rf"^description extranet {codes[1]}$")
+    try:
+        report = onboard(ctx, [*codes, other], engine=engine)
+    finally:
+        lab.sims.drop("agg-ty", None)
+    for code in codes:
+        o = report.outcomes[code]
+        assert o.status == "rolled-back", (code, o.reason)
+        assert o.reason == "agg-ty: connection lost (the switch closed the session)"
+        assert {r.switch: r.status for r in o.results} == {"acc-ty": "rolled-back", "agg-ty": "failed"}
+        assert {r.switch: r.status for r in o.rollback} == {"acc-ty": "ok", "agg-ty": "ok"}
+    assert configs(lab, *before) == before  # the half-applied second agency is gone from agg-ty as well
+    assert report.outcomes[other].status == "changed"
 
+
+@pytest.mark.parametrize(("engine", "code"), [("netmiko", "bs-fgj"), ("ansible", "bs-jyj")])
+def test_a_wrong_password_is_a_clear_error(ctx: Context, x: Extranet, lab: ExtranetLab, engine: str,
+                                           code: str) -> None:
+    before = lab.running("acc-bs")  # IOS: fake-switches, read over SSH
     bad = dataclasses.replace(x.switches["agg-bs"], password=Secret("switch-aggregation", "wrong"))
     ctx.extranet = dataclasses.replace(x, switches={**x.switches, "agg-bs": bad})
-    report = onboard(ctx, ["bs-fgj"])
-    o = report.outcomes["bs-fgj"]
+    o = onboard(ctx, [code], engine=engine).outcomes[code]
     assert o.reason == "agg-bs: authentication failed (wrong username or password?)"
     assert {r.switch: r.status for r in o.results} == {"acc-bs": "rolled-back", "agg-bs": "failed"}
+    assert lab.running("acc-bs") == before  # `switchport mode access` went too
 
 
-def test_cli_onboard_and_audit(ctx: Context, lab: SwitchLab, workdir: Path) -> None:
+def test_cli_onboard_and_audit(ctx: Context, lab: ExtranetLab) -> None:
     runner = CliRunner()
-    args = ["--state", str(ctx.db_path)]
+    args = ["--state", str(ctx.db_path), "--inventory", str(lab.inventory)]
     result = runner.invoke(main, ["extranet", "onboard", "nope", *args])
     assert (result.exit_code, result.output) == (1, "Error: unknown agency 'nope'\n")
     result = runner.invoke(main, ["extranet", "onboard", *args])
@@ -151,13 +182,24 @@ def test_cli_onboard_and_audit(ctx: Context, lab: SwitchLab, workdir: Path) -> N
     result = runner.invoke(main, ["extranet", "onboard", "ty-jyj", "--dry-run", *args])
     assert result.exit_code == 0, result.output
     assert "      port default vlan" in result.output and "would make 7 changes" in result.output
-    result = runner.invoke(main, ["extranet", "onboard", "ty-jyj", *args])
-    assert result.exit_code == 0 and "ty-jyj: changed" in result.output
+    result = runner.invoke(main, ["extranet", "onboard", "ty-jyj", "--engine", "ansible", *args])
+    assert result.exit_code == 0 and "ty-jyj: changed" in result.output, result.output
     result = runner.invoke(main, ["extranet", "audit", *args])
-    assert result.exit_code == 0, result.output
-    port = lab.switches["acc-ty"].device.ports["GigabitEthernet0/0/3"]  # ty-jyj's port: someone moves it
+    assert (result.exit_code, result.output.splitlines()[-1]) == (0, "0 difference(s) on 0 switch(es); "
+                                                                     "0 switch(es) unreadable"), result.output
+    assert lab.sims is not None
+    device = lab.sims.switches["acc-ty"].device
+    port = device.ports["GigabitEthernet0/0/3"]  # ty-jyj's port: someone moves it, and adds a VLAN
+    vid = port.pvid
     port.pvid = 300
-    result = runner.invoke(main, ["extranet", "audit", *args])
+    device.vlans[777] = {"description": "test"}
+    try:
+        result = runner.invoke(main, ["extranet", "audit", *args])
+    finally:
+        port.pvid = vid
+        del device.vlans[777]
     assert result.exit_code == 1
-    assert "acc-ty: ty-jyj: wrong access GigabitEthernet0/0/3 (vid: 300 -> 111)" in result.output
-    port.pvid = 111
+    assert result.output.splitlines() == [
+        f"acc-ty: ty-jyj: wrong access GigabitEthernet0/0/3 (vid: 300 -> {vid})",
+        "acc-ty: extra vlan 777 (no agency owns it)",
+        "2 difference(s) on 1 switch(es); 0 switch(es) unreadable"]

@@ -170,6 +170,11 @@ class Session:
                 port.trunk = {1}  # Comware's trunks permit VLAN 1 until told otherwise, and say so
             port.link_type = m.group(1)
             return ""
+        if line == "undo port link-type":  # back to the vendor's default type
+            if self.device.vendor == HUAWEI and (port.pvid != 1 or port.trunk):
+                return "Error: Please renew the default configurations."  # VRP: the VLAN settings go first
+            port.link_type, port.trunk = ("hybrid" if self.device.vendor == HUAWEI else "access"), set()
+            return ""
         if line == "port link-mode bridge" and self.device.vendor != HUAWEI:
             return ""
         if m := re.fullmatch(rf"(undo )?{d['access']}(?: (\d+))?", line):

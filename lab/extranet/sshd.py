@@ -3,7 +3,9 @@
 `SwitchLab` runs the servers on an event loop in a background thread, so a
 test can start, break and stop them; `python -m lab.extranet.sshd` runs them
 in the foreground for `dcops lab up`. Faults a test can inject: a switch that
-refuses a command (`reject`), a switch that is unreachable (`down`).
+refuses a command (`reject`), a switch that is unreachable (`down`), a
+session that drops when a command arrives (`drop`: a link that flaps in the
+middle of a batch; the switch keeps what it took so far and answers again).
 Passwords are the inventory's switch secrets; a wrong one is refused.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import re
 import signal
 import threading
@@ -33,6 +36,7 @@ class Served:
     password: str
     config_path: Path | None = None
     reject: re.Pattern[str] | None = None
+    drop: re.Pattern[str] | None = None
     server: asyncssh.SSHAcceptor | None = None
     sessions: list[SwitchShell] = field(default_factory=list)
 
@@ -105,6 +109,12 @@ class SwitchShell(asyncssh.SSHServerSession):  # type: ignore[type-arg]
     def _line(self, line: str) -> None:
         if self.session.closed:
             return
+        drop = self.served.drop
+        if drop is not None and drop.search(" ".join(line.split())) and self.chan is not None:
+            self.served.drop = None  # once: the next session works
+            self.session.closed = True
+            self.chan.get_extra_info("connection").abort()
+            return
         out = self.session.execute(line)
         if self.session.closed:
             self._write("\r\n")
@@ -113,18 +123,27 @@ class SwitchShell(asyncssh.SSHServerSession):  # type: ignore[type-arg]
         self._write(text + ("" if self.session.pending else self.session.prompt))
 
     def _write(self, text: str) -> None:
-        if self.chan is not None:
+        if self.chan is not None and not self.chan.is_closing():
             self.chan.write(text)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.chan = None  # writing to a lost connection only makes asyncio log `socket.send() raised exception.`
         if self in self.served.sessions:
             self.served.sessions.remove(self)
+
+
+def _not_a_closed_peer(record: logging.LogRecord) -> bool:
+    """A client that drops TCP right after `quit` (netmiko does) makes asyncssh's goodbye land on a closed socket,
+    and asyncio logs `socket.send() raised exception.` for each write: noise, not a fault of the switch."""
+    return record.msg != "socket.send() raised exception."
 
 
 class SwitchLab:
     """The simulated switches, served from a background thread."""
 
     def __init__(self, switches: Iterable[Served]):
+        if _not_a_closed_peer not in logging.getLogger("asyncio").filters:
+            logging.getLogger("asyncio").addFilter(_not_a_closed_peer)
         self.switches = {s.device.name: s for s in switches}
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="switch-lab", daemon=True)
@@ -167,6 +186,11 @@ class SwitchLab:
     def reject(self, name: str, pattern: str | None) -> None:
         """From now on `name` answers lines matching `pattern` with `Unrecognized command`."""
         self.switches[name].reject = re.compile(pattern) if pattern else None
+
+    def drop(self, name: str, pattern: str | None) -> None:
+        """The next session of `name` that receives a line matching `pattern` is cut there (once), before it
+        runs that line."""
+        self.switches[name].drop = re.compile(pattern) if pattern else None
 
     def stop(self) -> None:
         for name, served in self.switches.items():

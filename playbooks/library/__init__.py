@@ -1,0 +1,1 @@
+"""Ansible modules of dcops (found by Ansible next to playbooks/apply.yml)."""
