@@ -28,6 +28,7 @@ from .profile import (
     detection_oids,
     evaluate,
     load_profiles,
+    probe_prefixes,
     select,
 )
 from .snmp import PysnmpTransport, SnmpError, SnmpTransport, Target, Value
@@ -156,7 +157,7 @@ class Poller:
         candidates = list(self.profiles.values())
         facts = await self.transport.get(target, detection_oids(candidates))
         prefixes: set[str] = set()
-        for prefix in {p for c in candidates for p in c.has_oid_prefix}:
+        for prefix in probe_prefixes(candidates, facts):  # only where the rest of a match holds
             if await self._first_under(target, prefix):
                 prefixes.add(prefix)
         chosen = select(candidates, facts, prefixes)

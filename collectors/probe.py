@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
-from .profile import SYS_DESCR, SYS_OBJECT_ID, Match, Measured, Profile, detection_oids, measure, select
+from .profile import SYS_DESCR, SYS_OBJECT_ID, Measured, Profile, detection_oids, measure, probe_prefixes, select
 from .snmp import SnmpError, SnmpTransport, Target, Value
 
 # Sample unit → (unit shown by the probe, factor). Power factor stays a ratio (it is not a percentage).
@@ -53,17 +53,7 @@ def present(m: Measured) -> dict[str, Any]:
 
 async def _prefixes(transport: SnmpTransport, target: Target, profiles: Sequence[Profile],
                     facts: Mapping[str, Value]) -> set[str]:
-    """Walk only the probe subtrees of matches whose other conditions already hold."""
-    def worth_walking(m: Match) -> bool:
-        rest = replace(m, has_oid_prefix=())
-        return not rest or rest.fits(facts, set())
-
-    wanted = [p for c in profiles for m in c.match if m.has_oid_prefix and worth_walking(m) for p in m.has_oid_prefix]
-    found: set[str] = set()
-    for prefix in dict.fromkeys(wanted):
-        if await transport.walk(target, prefix):
-            found.add(prefix)
-    return found
+    return {p for p in probe_prefixes(profiles, facts) if await transport.walk(target, p)}
 
 
 async def collect(

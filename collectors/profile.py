@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from dcops.types import Sample
 
@@ -23,7 +23,8 @@ from .profile_model import DBM_FLOOR, SYS_DESCR, SYS_OBJECT_ID, SYS_UPTIME, Kind
 from .snmp import Value
 
 __all__ = ["PROFILES_DIR", "SYS_DESCR", "SYS_OBJECT_ID", "SYS_UPTIME", "Kind", "Match", "Measured", "Profile",
-           "Reading", "detection_oids", "evaluate", "load_profile", "load_profiles", "measure", "select"]
+           "Reading", "detection_oids", "evaluate", "load_profile", "load_profiles", "measure", "probe_prefixes",
+           "select"]
 
 NUMBER_RE = re.compile(r"-?\d*\.?\d+")
 
@@ -45,6 +46,18 @@ def detection_oids(profiles: Sequence[Profile]) -> list[str]:
     for p in profiles:
         oids += [o for o in p.has_oid if o not in oids]
     return oids
+
+
+def probe_prefixes(profiles: Sequence[Profile], facts: Mapping[str, Value]) -> list[str]:
+    """The has_oid_prefix subtrees worth walking: those of matches whose other conditions already hold
+    (a PDU is not walked for a Liebert PDU table), so detection costs one GET and a few walks."""
+
+    def worth_walking(m: Match) -> bool:
+        rest = replace(m, has_oid_prefix=())
+        return not rest or rest.fits(facts, set())
+
+    return list(dict.fromkeys(p for c in profiles for m in c.match if m.has_oid_prefix and worth_walking(m)
+                              for p in m.has_oid_prefix))
 
 
 def select(profiles: Sequence[Profile], facts: Mapping[str, Value], prefixes: set[str]) -> list[Profile]:
