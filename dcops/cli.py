@@ -20,13 +20,15 @@ INVALID = 2
 
 def _load(inventory_dir: Path, secrets: Path | None):  # type: ignore[no-untyped-def]
     """Load profiles and the inventory; on errors print them all and exit 2."""
+    from collectors.modbus import load_register_maps
     from collectors.profile import load_profiles
     from inventory import InventoryError, load_inventory
 
     try:
         profiles = load_profiles()
         store = SecretStore.from_file(secrets) if secrets else None
-        return load_inventory(inventory_dir, secrets=store, profiles=profiles), profiles
+        return load_inventory(inventory_dir, secrets=store, profiles=profiles,
+                              modbus_profiles=load_register_maps()), profiles
     except InventoryError as exc:
         for err in exc.errors:
             click.echo(str(err), err=True)
@@ -217,11 +219,22 @@ async def _poll_once(poller):  # type: ignore[no-untyped-def]
               show_default=True, help="Recordings, logs and the store of the demo.")
 @click.option("--interval", type=click.FloatRange(1, 3600), default=10.0, show_default=True,
               help="Poll interval in seconds.")
-def demo(port: int, snmp_port: int | None, workdir: Path, interval: float) -> None:
+@click.option("--trap-port", type=click.IntRange(0, 65535), default=1162, show_default=True,
+              help="Receive traps and informs on this UDP port of 127.0.0.1 (0: do not).")
+def demo(port: int, snmp_port: int | None, workdir: Path, interval: float, trap_port: int) -> None:
     """Run the virtual machine room, the poller, the store and the panel; Ctrl-C stops all."""
     from dcops.demo import run_demo
 
-    run_demo(port=port, snmp_port=snmp_port, workdir=workdir, interval=interval)
+    run_demo(port=port, snmp_port=snmp_port, workdir=workdir, interval=interval, trap_port=trap_port)
+
+
+def _host_port(value: str | None, hint: str) -> tuple[str, int] | None:
+    if value is None:
+        return None
+    host, colon, port = value.rpartition(":")
+    if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise click.BadParameter(f"{value!r} is not HOST:PORT", param_hint=hint)
+    return host.strip("[]"), int(port)
 
 
 @main.command()
@@ -233,10 +246,12 @@ def demo(port: int, snmp_port: int | None, workdir: Path, interval: float) -> No
               help="Where the panel, /api and /metrics listen.")
 @click.option("--interval", type=click.FloatRange(1, 3600), default=30.0, show_default=True,
               help="Default poll interval in seconds (a device's own `interval` wins).")
+@click.option("--traps", default=None, metavar="HOST:PORT",
+              help="Receive traps and informs here (e.g. 0.0.0.0:162, or an unprivileged 127.0.0.1:1162).")
 @shard_option
 @influx_options
 def run(inventory_dir: Path | None, secrets: Path | None, store_path: Path | None, listen: str,
-        interval: float, shard, **influx) -> None:  # type: ignore[no-untyped-def]
+        interval: float, traps: str | None, shard, **influx) -> None:  # type: ignore[no-untyped-def]
     """Poll the inventory's devices and serve the panel until Ctrl-C or SIGTERM."""
     from dcops.service import Part, serve
 
@@ -254,7 +269,8 @@ def run(inventory_dir: Path | None, secrets: Path | None, store_path: Path | Non
         outputs.append(influx_output.publish)
         collectors.append(influx_output)
     serve(inv, profiles, store_path=store_path or settings.store, interval=interval,
-          host=host, port=int(port), parts=parts, outputs=outputs, collectors=collectors,
+          host=host, port=int(port),
+          traps=_host_port(traps, "--traps"), parts=parts, outputs=outputs, collectors=collectors,
           devices=shard.select(inv.devices.values()) if shard else None)
 
 

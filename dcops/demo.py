@@ -15,10 +15,11 @@ from dashboards.users import demo_login
 from dcops.service import Part, serve
 from inventory import REFERENCE_DIR, load_inventory
 from lab import LabRunner, at_address
+from lab.traps import udp_port_free
 
 
 def run_demo(*, port: int, snmp_port: int | None, workdir: Path, interval: float,
-             host: str = "127.0.0.1") -> None:
+             host: str = "127.0.0.1", trap_port: int = 0) -> None:
     profiles = load_profiles()
     inventory = load_inventory(REFERENCE_DIR, profiles=profiles)
     if snmp_port is not None:
@@ -31,6 +32,10 @@ def run_demo(*, port: int, snmp_port: int | None, workdir: Path, interval: float
         endpoints = ", ".join(f"{h}:{p}" for h, p in lab.room.endpoints)
         return f"{len(lab.room.devices)} devices answering SNMP on {endpoints}"
 
+    traps = (host, trap_port) if trap_port and udp_port_free(host, trap_port) else None
+    if trap_port and traps is None:  # another demo has it: the demo runs on, without traps
+        print(f"traps: udp {host}:{trap_port} is taken; not receiving traps (--trap-port 0 says so quietly)")
     serve(inventory, profiles, store_path=workdir / "dcops.db", interval=interval, host=host, port=port,
+          traps=traps,
           parts=[Part("login", lambda: demo_login(workdir / "dcops.db"), lambda: None),
                  Part("virtual room", start_lab, lab.stop)])

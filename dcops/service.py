@@ -25,6 +25,7 @@ from alerts.service import for_service as alerting_for
 from collectors.background import PollerThread
 from collectors.poller import Poller, PollerSettings, Publish
 from collectors.profile import Profile
+from collectors.traps import TrapReceiver, TrapReceiverError, TrapReceiverThread
 from dashboards import create_app
 from dcops.settings import Settings
 from inventory.model import Device, Inventory
@@ -51,6 +52,20 @@ def ensure_free(host: str, port: int) -> None:
             raise click.ClickException(f"cannot serve the panel on {host}:{port}: {exc.strerror}") from exc
 
 
+def trap_part(receiver: TrapReceiver) -> Part:
+    """The trap receiver in its own thread, started and stopped like the virtual room."""
+    thread = TrapReceiverThread(receiver)
+
+    def start() -> str:
+        try:
+            thread.start()
+        except TrapReceiverError as exc:
+            raise click.ClickException(str(exc)) from exc
+        return f"udp {receiver.host}:{receiver.port}; notifications become events and confirming polls"
+
+    return Part("traps", start, thread.stop)
+
+
 def serve(
     inventory: Inventory,
     profiles: dict[str, Profile],
@@ -63,8 +78,10 @@ def serve(
     outputs: Sequence[Publish] = (),
     collectors: Sequence[Collector] = (),
     devices: Sequence[Device] | None = None,
+    traps: tuple[str, int] | None = None,
 ) -> None:
-    """`collectors` add to /metrics (an output's own state); `devices` is a shard's share."""
+    """`collectors` add to /metrics (an output's own state); `devices` is a shard's share;
+    `traps` is where the trap receiver listens (none without it)."""
     store = Store(store_path, retention=Settings.from_env().retention_seconds)
     alerting = alerting_for(inventory, store_path, interval, store.latest())  # rules, engine, notifiers
     parts = [Part("alerts", alerting.start, alerting.stop), *parts]
@@ -85,6 +102,12 @@ def serve(
     server = make_server(host, port, app, threaded=True)
     poller = PollerThread(Poller(inventory, outputs=[store.publish, alerting.publish, *outputs], profiles=profiles,
                                  devices=devices, settings=PollerSettings(interval=interval)))
+    if traps is not None:
+        receiver = TrapReceiver(inventory, host=traps[0], port=traps[1],
+                                on_event=[store.write_event, alerting.event],
+                                request_poll=poller.poller.request_poll)
+        collectors = [*collectors, receiver.collector()]
+        parts = [*parts, trap_part(receiver)]
     stopping: list[int] = []  # no locks in a signal handler: a second signal may interrupt the first
 
     def shutdown(signum: int, frame: FrameType | None) -> None:
