@@ -107,7 +107,7 @@ def serve(
                                 on_event=[store.write_event, alerting.event],
                                 request_poll=poller.poller.request_poll)
         collectors = [*collectors, receiver.collector()]
-        parts = [*parts, trap_part(receiver)]
+        parts = [trap_part(receiver), *parts]  # listening first, stopped last
     stopping: list[int] = []  # no locks in a signal handler: a second signal may interrupt the first
 
     def shutdown(signum: int, frame: FrameType | None) -> None:
