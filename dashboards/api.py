@@ -6,16 +6,17 @@ Every route but /api/health needs a login (auth.py); errors are `{"error": text}
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
-from flask import Blueprint, abort, jsonify, request
+from flask import Blueprint, Response, abort, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
 import dcops
 
 from . import cooling, floor, fmt, history, openapi, summary
-from .data import _, get_inventory, get_snapshot, lang
+from .data import _, get_inventory, get_snapshot, lang, memo
 from .detail import device_view
 from .power import current_power
 from .racks import rack_detail
@@ -27,6 +28,12 @@ log = logging.getLogger(__name__)
 def _stamp(body: dict[str, Any]) -> dict[str, Any]:
     snap = get_snapshot()
     return {"ts": snap.now, "time_text": fmt.when(snap.now, snap.inventory.site.timezone), **body}
+
+
+def _shared(name: str, build: Callable[[], dict[str, Any]]) -> Response:
+    """The answer built and serialised once per reading of the store and language, for every panel open."""
+    body = memo(("json", name, lang()), lambda: current_app.json.dumps(_stamp(build())).encode())
+    return current_app.response_class(body, mimetype="application/json")
 
 
 @bp.get("/health")
@@ -47,17 +54,18 @@ def health() -> ResponseReturnValue:
 
 @bp.get("/overview")
 def overview() -> ResponseReturnValue:
-    return jsonify(_stamp(asdict(summary.overview(get_snapshot(), lang()))))
+    return _shared("overview", lambda: asdict(memo(("overview", lang()),
+                                                   lambda: summary.overview(get_snapshot(), lang()))))
 
 
 @bp.get("/floor")
 def floor_plan() -> ResponseReturnValue:
-    return jsonify(_stamp(asdict(floor.floor_view(get_snapshot(), lang()))))
+    return _shared("floor", lambda: asdict(memo(("floor", lang()), lambda: floor.floor_view(get_snapshot(), lang()))))
 
 
 @bp.get("/racks")
 def racks() -> ResponseReturnValue:
-    return jsonify(_stamp({"racks": [asdict(r) for r in summary.racks(get_snapshot(), lang())]}))
+    return _shared("racks", lambda: {"racks": [asdict(r) for r in summary.racks(get_snapshot(), lang())]})
 
 
 @bp.get("/racks/<name>")
@@ -68,12 +76,12 @@ def rack(name: str) -> ResponseReturnValue:
 @bp.get("/power")
 def power() -> ResponseReturnValue:
     view, note = current_power()
-    return jsonify(_stamp({**asdict(view), "manual_note": note}))
+    return _shared(f"power {note}", lambda: {**asdict(view), "manual_note": note})
 
 
 @bp.get("/cooling")
 def cooling_units() -> ResponseReturnValue:
-    return jsonify(_stamp(asdict(cooling.cooling_view(get_snapshot(), lang()))))
+    return _shared("cooling", lambda: asdict(cooling.cooling_view(get_snapshot(), lang())))
 
 
 @bp.get("/devices/<name>")
@@ -96,7 +104,7 @@ def history_points() -> ResponseReturnValue:
     if chosen is None:
         abort(400, description=f"series: {_('required')}")
     span = request.args.get("range", history.DEFAULT_RANGE)
-    return jsonify(_stamp(asdict(history.history_view(chosen, span, lang()))))
+    return _shared(f"history {chosen} {span}", lambda: asdict(history.history_view(chosen, span, lang())))
 
 
 @bp.get("/openapi.json")

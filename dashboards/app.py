@@ -15,6 +15,8 @@ any key can come from the environment as `DCOPS_PANEL_<KEY>`):
   an open page refreshes every few seconds and so stays logged in).
 - `CLOCK`: a callable returning the time (default `time.time`).
 - `STALE_AFTER`: seconds after which a device's last report is stale (default 180).
+- `SNAPSHOT_TTL`: seconds a reading of the store is shared between requests (default 5: polls come every
+  10-30 s; 0: none).
 - `REFRESH_EVERY`: seconds between a page's updates without a reload (default 10).
 - `ROLLUP_EVERY`: seconds between runs of the rollup job (default 60; 0: only on history queries).
 
@@ -85,6 +87,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         STALE_AFTER=DEFAULT_STALE_AFTER,
         ROLLUP_EVERY=60.0,
         REFRESH_EVERY=10,
+        SNAPSHOT_TTL=5.0,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=False,

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from flask import Blueprint, render_template
 
-from .data import get_snapshot, lang
+from .data import get_snapshot, lang, memo
 from .i18n import gettext
 from .snapshot import Snapshot
 from .summary import rack_view
@@ -104,4 +104,5 @@ def floor_view(snap: Snapshot, language: str) -> FloorView:
 
 @bp.get("/floor")
 def index() -> str:
-    return render_template("floor/index.html", floor=floor_view(get_snapshot(), lang()))
+    view = memo(("floor", lang()), lambda: floor_view(get_snapshot(), lang()))
+    return render_template("floor/index.html", floor=view)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 
 from . import summary
-from .data import get_snapshot, lang
+from .data import get_snapshot, lang, memo
 
 bp = Blueprint("overview", __name__)
 NAV = ("overview.index", "Overview")
@@ -13,4 +13,5 @@ NAV = ("overview.index", "Overview")
 
 @bp.get("/")
 def index() -> str:
-    return render_template("overview/index.html", ov=summary.overview(get_snapshot(), lang()))
+    ov = memo(("overview", lang()), lambda: summary.overview(get_snapshot(), lang()))
+    return render_template("overview/index.html", ov=ov)

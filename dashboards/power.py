@@ -16,7 +16,7 @@ from wtforms import DecimalField
 from wtforms.validators import InputRequired, NumberRange
 
 from .auth import audit, current_user, get_users, require_role
-from .data import get_snapshot, lang, now
+from .data import get_snapshot, lang, memo, now
 from .fmt import when
 from .powerchain import PowerView, power_view
 from .users import OPERATOR
@@ -42,7 +42,7 @@ def manual_reading() -> tuple[float | None, str]:
 
 def current_power() -> tuple[PowerView, str]:
     manual, note = manual_reading()
-    return power_view(get_snapshot(), lang(), manual), note
+    return memo(("power", lang(), str(manual)), lambda: power_view(get_snapshot(), lang(), manual)), note
 
 
 @bp.get("/power")

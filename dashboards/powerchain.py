@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
-from dcops.types import METER, PDU, UPS
+from dcops.types import METER, UPS
 
 from .i18n import gettext
 from .snapshot import PDU_POWER, Snapshot
@@ -133,8 +133,8 @@ def verdict_label(v: str, lang: str) -> str:
 def feed_views(snap: Snapshot, rack: str) -> list[FeedView]:
     inv = snap.inventory
     views = []
-    for feed in inv.feeds_of(rack):
-        pdus = [d for d in inv.devices.values() if d.device_class == PDU and d.feed == feed.name]
+    for feed in snap.feeds_of(rack):
+        pdus = snap.pdus_on(feed.name)
         load = _kw(snap.value(pdus, PDU_POWER, sum))
         cap = feed.capacity_watts / 1000
         panel = inv.panels.get(feed.panel)
@@ -192,7 +192,7 @@ def facility_power(snap: Snapshot, manual_kw: float | None) -> tuple[float | Non
 def power_view(snap: Snapshot, lang: str, manual_kw: float | None = None) -> PowerView:
     inv = snap.inventory
     racks = [rack_power(snap, name, lang) for name in sorted(inv.racks) if inv.racks[name].in_use
-             or inv.feeds_of(name)]
+             or snap.feeds_of(name)]
     it_load = _kw(snap.it_load_watts())
     facility, source = facility_power(snap, manual_kw)
     ups_list = inv.devices_of(UPS)

@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from dcops.types import ENV, PDU, PollReport, Sample
-from inventory.model import Device, Inventory
+from inventory.model import Device, Inventory, PowerFeed
 from outputs.store import Store
 
 UP: Final = "up"
@@ -74,6 +74,7 @@ class Snapshot:
 
     def __init__(self, inventory: Inventory, store: Store, now: float, stale_after: float) -> None:
         self.inventory = inventory
+        self.memo: dict[tuple[str, ...], Any] = {}  # views computed from this reading (data.memo)
         self.now = now
         self.stale_after = stale_after
         self.reports = store.reports()
@@ -81,6 +82,16 @@ class Snapshot:
             name: device_state(name, self.reports.get(name), now, stale_after)
             for name in inventory.devices
         }
+        self._by_rack: dict[tuple[str, str], list[Device]] = defaultdict(list)
+        self._by_feed: dict[str, list[Device]] = defaultdict(list)
+        self._feeds: dict[str, list[PowerFeed]] = defaultdict(list)
+        for dev in inventory.devices.values():
+            if dev.rack:
+                self._by_rack[(dev.rack, dev.device_class)].append(dev)
+            if dev.feed and dev.device_class == PDU:
+                self._by_feed[dev.feed].append(dev)
+        for feed in sorted(inventory.feeds.values(), key=lambda f: f.side):
+            self._feeds[feed.rack].append(feed)
         self.samples: dict[str, list[Sample]] = defaultdict(list)
         self._fresh: dict[tuple[str, str], list[Sample]] = defaultdict(list)
         for s in store.latest():
@@ -128,5 +139,11 @@ class Snapshot:
         """The sum of every PDU's fresh `pdu_power_watts`."""
         return self.value(self.inventory.devices.values(), PDU_POWER, sum)
 
+    def feeds_of(self, rack: str) -> list[PowerFeed]:
+        return self._feeds.get(rack, [])
+
+    def pdus_on(self, feed: str) -> list[Device]:
+        return self._by_feed.get(feed, [])
+
     def _in(self, rack: str, device_class: str) -> list[Device]:
-        return [d for d in self.inventory.devices_in(rack) if d.device_class == device_class]
+        return self._by_rack.get((rack, device_class), [])

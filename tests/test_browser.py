@@ -79,7 +79,7 @@ class Panel:
         users = UserStore(self.store.path)
         users.add("zhang", "operator", PASSWORD)
         self.app = create_app({"STORE": self.store, "CLOCK": lambda: self.clock[0], "REFRESH_EVERY": 1,
-                               "ROLLUP_EVERY": 0, "STALE_AFTER": 3600})
+                               "ROLLUP_EVERY": 0, "STALE_AFTER": 3600, "SNAPSHOT_TTL": 0.5})
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.server = make_server("127.0.0.1", self.port, self.app, threaded=True)
