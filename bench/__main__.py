@@ -7,6 +7,7 @@ import sys
 from bench import BENCHMARKS, Result
 from bench import devices as _devices  # noqa: F401  (registers itself)
 from bench import extranet as _extranet  # noqa: F401  (registers itself)
+from bench import panel as _panel  # noqa: F401  (registers itself)
 from bench import poll as _poll  # noqa: F401  (registers itself)
 from bench import speed as _speed  # noqa: F401
 
