@@ -51,7 +51,7 @@ def build(kind: str, inc: IncidentRow, alerts: Sequence[dict[str, Any]], *, seve
     where = group_text(inc.labels, rooms)
     sev = SEVERITY.get(severity, severity)
     lead = alerts[0]["summary"] if alerts else inc.title
-    more = f"（另有 {len(alerts) - 1} 条）" if len(alerts) > 1 else ""
+    more = f"（共 {len(alerts)} 条）" if len(alerts) > 1 else ""
     status = "resolved" if kind == "resolved" else "firing"
     prefix = f"【{KIND[kind]}{f'·第{level + 1}级' if kind == 'escalation' else ''}】"
     if kind == "resolved":

@@ -120,7 +120,7 @@ def test_one_notification_per_incident_and_an_update_when_it_worsens(tmp_path: P
     room.at(0.5)
     sent = room.sent[:]
     assert room.titles() == [("firing", "【告警】警告 一号机房 · 制冷：A01 机柜进风温度 28.0 °C，高于 27 °C"
-                                         "（另有 2 条）")]
+                                         "（共 3 条）")]
     assert sent[0].message["text"].splitlines()[3:6] == [
         "- [警告] A01 机柜进风温度 28.0 °C，高于 27 °C",
         "- [警告] A02 机柜进风温度 28.5 °C，高于 27 °C",
@@ -132,7 +132,7 @@ def test_one_notification_per_incident_and_an_update_when_it_worsens(tmp_path: P
     room.at(60)
     room.at(0.5)
     assert room.titles() == [("update", "【告警升级】严重 一号机房 · 制冷：A02 机柜进风温度 33.0 °C，超过允许上限 32 °C"
-                                         "（另有 4 条）")]
+                                         "（共 5 条）")]
     room.feed(*(temp(r, 24.0) for r in ("A01", "A02", "A03", "A04")))
     room.at(1)
     assert [k for k, _ in room.titles()] == ["resolved"]
@@ -186,7 +186,7 @@ def test_a_device_that_is_down_silences_its_own_readings(tmp_path: Path) -> None
     assert states == {"device-down": "firing", "stale-reading": "firing"}
     (sent, *_) = room.sent
     assert room.titles() == [("firing", "【告警】严重 一号机房 · 监控：probe-A01 无法采集（设备或网络故障）"
-                                         "（另有 1 条）")]
+                                         "（共 2 条）")]
     assert sent.message["text"].splitlines()[3:5] == [  # the stale reading is listed under its cause
         "- [严重] probe-A01 无法采集（设备或网络故障）",
         "  - [警告] probe-A01 的 env_temperature_celsius 已超过 3 个采集周期没有新数据"]
@@ -217,9 +217,9 @@ def test_a_utility_outage_lists_the_ups_on_battery_alerts_under_it(tmp_path: Pat
     room.feed(("ups-b", "ups_output_source", 5.0))
     room.at(0.5)
     (sent, *_) = room.sent
-    assert room.titles() == [("firing", "【告警】严重 一号机房 · 供电：市电中断：room-1 全部 UPS 转为电池供电"
-                                         "（另有 2 条）")]
-    assert sent.message["text"].splitlines()[3:6] == ["- [严重] 市电中断：room-1 全部 UPS 转为电池供电",
+    assert room.titles() == [("firing", "【告警】严重 一号机房 · 供电：市电中断：全部 UPS 转为电池供电"
+                                         "（共 3 条）")]
+    assert sent.message["text"].splitlines()[3:6] == ["- [严重] 市电中断：全部 UPS 转为电池供电",
                                                       "  - [严重] ups-a 转为电池供电",
                                                       "  - [严重] ups-b 转为电池供电"]
     room.feed(("ups-a", "ups_output_source", 3.0), ("ups-b", "ups_output_source", 3.0))
