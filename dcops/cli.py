@@ -282,6 +282,10 @@ from playbooks.cli import extranet  # noqa: E402 - the extranet group lives with
 
 main.add_command(extranet)
 
+from alerts.cli import alerts  # noqa: E402 - the alerts group lives with the alerts
+
+main.add_command(alerts)
+
 from collectors.cli import snmp  # noqa: E402 - the snmp group lives with its collectors
 
 main.add_command(snmp)
