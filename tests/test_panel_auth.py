@@ -101,7 +101,7 @@ def actions(app: Flask) -> list[tuple[Rule, str]]:
 def test_every_action_refuses_a_role_below_it(inventory: Inventory, store: Store) -> None:
     app = create_app({"INVENTORY": inventory, "STORE": store, "CLOCK": lambda: NOW, "WTF_CSRF_ENABLED": False})
     found = actions(app)
-    assert {r.endpoint for r, _ in found} >= {"admin.users", "admin.add_user", "admin.change_user"}
+    assert {r.endpoint for r, _ in found} >= {"admin.users", "admin.add_user", "admin.change_user", "power.meter"}
     for rule, role in found:
         url = url_for_rule(rule, inventory)
         for lower in ROLES[: ROLES.index(role)]:
