@@ -193,8 +193,8 @@ class TrapReceiver:
         try:
             transport.deliver(address, data)
         except Exception as exc:  # a sender must never stop the receiver
-            self._count("malformed")
             log.warning("dropped a datagram from %s:%s: %s: %s", *current.address, type(exc).__name__, exc)
+            self._count("malformed")  # counted after the log line: whoever watches the count sees both
             return
         finally:
             self._current = None
@@ -203,8 +203,8 @@ class TrapReceiver:
             moved = [result for (_, _, result), b, a in zip(RESULTS_BY_COUNTER, before, after, strict=True) if a > b]
             result = next((r for r in moved if r != "discovery"), "discovery" if moved else NOT_A_NOTIFICATION)
             if result != "discovery":
-                self._count(result)
                 log.warning("dropped a datagram from %s:%s: %s", *current.address, WHY[result])
+                self._count(result)
 
     def _statistics(self) -> list[int]:
         builder = self._engine.get_mib_builder()
@@ -226,8 +226,8 @@ class TrapReceiver:
             pairs = tuple((".".join(str(x) for x in oid), _text(value)) for oid, value in varbinds)
             self.receive(current.address, pairs, community=current.community, user=user)
         except Exception:
-            self._count("malformed")
             log.exception("a notification from %s:%s could not be read", *current.address)
+            self._count("malformed")
 
     def receive(self, address: tuple[str, int], varbinds: Sequence[tuple[str, str]], *,
                 community: str | None = None, user: str | None = None) -> TrapEvent | None:
@@ -235,14 +235,14 @@ class TrapReceiver:
         source = f"{address[0]}:{address[1]}"
         trap_oid = dict(varbinds).get(SNMP_TRAP_OID)
         if not trap_oid:
-            self._count(NO_TRAP_OID)
             log.warning("a notification from %s has no snmpTrapOID.0: ignored", source)
+            self._count(NO_TRAP_OID)
             return None
         device = self.device_for(address[0], community=community, user=user)
         if device is None:
-            self._count(UNKNOWN_SOURCE)
             log.warning("notification %s from %s matches no device in the inventory (%s)", trap_oid, source,
                         f"SNMPv3 user {user!r}" if user is not None else "community not shown")
+            self._count(UNKNOWN_SOURCE)
             return None
         rule = classify(self.rules, trap_oid, varbinds)
         event = TrapEvent(
@@ -251,7 +251,6 @@ class TrapReceiver:
             severity=rule.severity if rule else "info",
             notification=rule.name if rule else trap_oid, oid=trap_oid, source=source,
             varbinds=tuple(varbinds))
-        self._count(EVENT)
         with self._lock:
             self.events[(event.device, event.kind)] += 1
         log.info("%s: %s %s (%s from %s)", event.device, event.kind, event.severity, event.notification, source)
@@ -265,6 +264,7 @@ class TrapReceiver:
                 self.request_poll(device.name)
             except Exception:
                 log.exception("could not ask for a confirming poll of %s", device.name)
+        self._count(EVENT)  # last: whoever watches the count sees the event stored and the poll asked for
         return event
 
     def device_for(self, address: str, *, community: str | None = None, user: str | None = None) -> Device | None:
