@@ -39,6 +39,7 @@ from .ipam import IPAM, Allocation, IpamError
 from .state import backup, connect, switch_lock
 
 ONBOARD, RELEASE = "onboard", "release"
+BECAUSE = "rolled back because "
 
 
 @dataclass
@@ -60,7 +61,8 @@ class AgencyOutcome:
     @property
     def reason(self) -> str:
         """Why it failed: the first error a switch gave."""
-        first = sorted((r for r in self.results if r.failed and r.error), key=lambda r: r.status != FAILED)
+        first = sorted((r for r in self.results if r.failed and r.error),
+                       key=lambda r: (r.status != FAILED, r.error.startswith(BECAUSE)))
         return self.error or (first[0].error if first else "")
 
     @property
@@ -249,7 +251,7 @@ def _roll_back(ctx: Context, outcomes: dict[str, AgencyOutcome], engine: str) ->
                     cause = f"{applied.error}; " if applied.status == FAILED and applied.error else ""
                     applied.status, applied.error = FAILED, f"{cause}rollback failed: {r.error}"
                 elif applied.status == OK:
-                    applied.status, applied.error = ROLLED_BACK, f"rolled back because {reasons[o.agency]}"
+                    applied.status, applied.error = ROLLED_BACK, BECAUSE + reasons[o.agency]
     return runs
 
 

@@ -103,3 +103,32 @@ class ExtranetLab:
         finally:
             driver.close()
         return re.sub(r"^Current configuration : \d+ bytes$", "", text, flags=re.M)  # IOS counts its bytes
+
+
+def agency_presence(lab: ExtranetLab, db_path: Path, codes: list[str]) -> dict[str, str]:
+    """Per agency, how much of its allocation's configuration the switches hold: "all", "none" or "partial"
+    (which would be a half-applied agency). An agency without an allocation is "none"."""
+    from playbooks.intent import agency_intent
+    from playbooks.ipam import IPAM
+    from playbooks.render import profiles
+    from playbooks.state import connect
+
+    db = connect(db_path)
+    held = IPAM(db, lab.extranet).all()
+    db.close()
+    parsed: dict[str, Any] = {}
+    out: dict[str, str] = {}
+    for code in codes:
+        if code not in held:
+            out[code] = "none"
+            continue
+        seen: set[str] = set()  # per fact: "as intended", "absent" or "different"
+        for name, facts in agency_intent(lab.extranet, lab.extranet.agencies[code], held[code]).facts.items():
+            profile = profiles()[lab.extranet.switches[name].vendor]
+            if name not in parsed:
+                parsed[name] = profile.parse(lab.running(name))
+            for f in facts:
+                have = parsed[name].get(f.ident)
+                seen.add("absent" if have is None else "as intended" if have == profile.project(f) else "different")
+        out[code] = {frozenset({"as intended"}): "all", frozenset({"absent"}): "none"}.get(frozenset(seen), "partial")
+    return out
