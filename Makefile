@@ -10,12 +10,23 @@ APT_DEMO := python3-venv
 
 .PHONY: demo test bench lint venv apt-test apt-demo clean
 
-$(VENV)/.installed: pyproject.toml
+# What `make demo` needs; `make test` adds the test tools, the extranet lab (Ansible, fake-switches).
+DEMO_EXTRAS := lab,panel,alerts,collect
+TEST_EXTRAS := $(DEMO_EXTRAS),test,extranet
+
+$(VENV)/.created:
 	test -x $(PY) || $(BASE_PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[lab,test,extranet,panel,alerts,collect]"
-	$(PY) -m pip install -q --no-deps fake-switches==1.5.0
 	touch $@
+
+$(VENV)/.installed-demo: pyproject.toml $(VENV)/.created
+	$(PY) -m pip install -q -e ".[$(DEMO_EXTRAS)]"
+	touch $@
+
+$(VENV)/.installed: pyproject.toml $(VENV)/.created
+	$(PY) -m pip install -q -e ".[$(TEST_EXTRAS)]"
+	$(PY) -m pip install -q --no-deps fake-switches==1.5.0
+	touch $@ $(VENV)/.installed-demo
 
 venv: $(VENV)/.installed
 
@@ -38,7 +49,7 @@ apt-test:
 apt-demo:
 	$(call apt_install,$(APT_DEMO))
 
-demo: apt-demo venv
+demo: apt-demo $(VENV)/.installed-demo
 	$(VENV)/bin/dcops demo
 
 test: apt-test venv
