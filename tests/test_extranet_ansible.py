@@ -10,7 +10,6 @@ stop request honoured by the module between units.
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +18,7 @@ import pytest
 
 from conftest import missing
 from inventory.model import Extranet
-from lab.extranet.testing import ExtranetLab, lab_inventory
+from lab.extranet.testing import ExtranetLab, serve_lab
 from playbooks.ansible_engine import PLAYBOOK, PLAYBOOK_DIR, ansible_environment, host_vars, password_variable
 from playbooks.batch import Unit
 from playbooks.facts import fact
@@ -30,16 +29,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExtranetLab]:
-    try:
-        import ansible_runner  # noqa: F401
-        import fake_switches  # noqa: F401
-    except ImportError as exc:
-        missing(f"{exc.name} (pip install -e '.[extranet]')")
-    if not (Path(sys.executable).parent / "ansible-playbook").exists() and not shutil.which("ansible-playbook"):
-        missing("ansible-playbook (pip install ansible)")
-    work = tmp_path_factory.mktemp("ansible")
-    with ExtranetLab(lab_inventory(work / "inventory"), work / "state") as running:
-        yield running
+    yield from serve_lab(tmp_path_factory.mktemp("ansible"), missing)
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from conftest import missing
-from lab.extranet.testing import ExtranetLab, agency_presence, lab_inventory
+from lab.extranet.testing import ExtranetLab, agency_presence, serve_lab
 from playbooks.state import connect
 
 pytestmark = pytest.mark.slow
@@ -44,13 +44,7 @@ def _first_of_each_switch() -> Any:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExtranetLab]:
-    try:
-        import fake_switches  # noqa: F401
-    except ImportError:
-        missing("fake-switches (pip install --no-deps fake-switches==1.5.0)")
-    work = tmp_path_factory.mktemp("bulk")
-    with ExtranetLab(lab_inventory(work / "inventory", keep=_first_of_each_switch()), work / "state") as running:
-        yield running
+    yield from serve_lab(tmp_path_factory.mktemp("bulk"), missing, keep=_first_of_each_switch())
 
 
 def dcops(lab: ExtranetLab, *args: str) -> list[str]:

@@ -19,7 +19,7 @@ from conftest import missing
 from dcops.cli import main
 from dcops.secrets import Secret
 from inventory.model import Extranet
-from lab.extranet.testing import ExtranetLab, lab_inventory
+from lab.extranet.testing import ExtranetLab, serve_lab
 from playbooks.onboard import Context, onboard
 from playbooks.state import connect
 
@@ -29,14 +29,7 @@ ENGINES = ["netmiko", "ansible"]
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExtranetLab]:
-    try:
-        import ansible_runner  # noqa: F401
-        import fake_switches  # noqa: F401
-    except ImportError as exc:
-        missing(f"{exc.name} (pip install -e '.[extranet]'; pip install --no-deps fake-switches==1.5.0)")
-    work = tmp_path_factory.mktemp("extranet")
-    with ExtranetLab(lab_inventory(work / "inventory"), work / "state") as running:
-        yield running
+    yield from serve_lab(tmp_path_factory.mktemp("extranet"), missing)
 
 
 @pytest.fixture

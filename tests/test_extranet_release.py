@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from conftest import missing
 from dcops.cli import main
 from inventory.model import RETIRED, Extranet
-from lab.extranet.testing import ExtranetLab, lab_inventory
+from lab.extranet.testing import ExtranetLab, serve_lab
 from playbooks.ipam import IPAM
 from playbooks.onboard import Context, onboard, retire
 from playbooks.state import connect
@@ -25,14 +25,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExtranetLab]:
-    try:
-        import ansible_runner  # noqa: F401
-        import fake_switches  # noqa: F401
-    except ImportError as exc:
-        missing(f"{exc.name} (pip install -e '.[extranet]'; pip install --no-deps fake-switches==1.5.0)")
-    work = tmp_path_factory.mktemp("release")
-    with ExtranetLab(lab_inventory(work / "inventory"), work / "state") as running:
-        yield running
+    yield from serve_lab(tmp_path_factory.mktemp("release"), missing)
 
 
 @pytest.fixture

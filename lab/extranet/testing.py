@@ -11,12 +11,13 @@ IOS as a child process.
 
 from __future__ import annotations
 
+import importlib
 import re
 import shutil
 import socket
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -58,6 +59,27 @@ def lab_inventory(target: Path, keep: Callable[[dict[str, Any]], bool] | None = 
         data["agencies"] = [a for a in data["agencies"] if a["status"] == "active" or keep(a)]
         path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), "utf-8")
     return target
+
+
+# what a lab needs beyond dcops' own dependencies, and how to get it
+NEEDS = {"fake_switches": "fake-switches (pip install --no-deps fake-switches==1.5.0)",
+         "asyncssh": "asyncssh (pip install -e '.[extranet]')",
+         "ansible_runner": "ansible-runner (pip install -e '.[extranet]')"}
+
+
+def serve_lab(work: Path, missing: Callable[[str], object],
+              keep: Callable[[dict[str, Any]], bool] | None = None) -> Iterator[ExtranetLab]:
+    """A test fixture's body: calls `missing(what)` for an absent component (the test suite's skip-or-fail),
+    else serves a lab inventory in `work` until the generator is closed."""
+    for module, what in NEEDS.items():
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            missing(what)
+    if shutil.which("ansible-playbook", path=str(Path(sys.executable).parent)) is None:
+        missing("ansible-playbook (pip install -e '.[extranet]' installs ansible)")
+    with ExtranetLab(lab_inventory(work / "inventory", keep), work / "state") as running:
+        yield running
 
 
 class ExtranetLab:
