@@ -221,3 +221,19 @@ def test_a_broken_switch_is_reported_once(site: Path) -> None:
     edit(site, "extranet.yml", "  vendor: huawei_vrp\n", "  vendor: juniper\n")
     assert errors_of(site) == [
         "extranet.yml:5: switches[0] (core-jz).vendor: 'juniper' is not one of: huawei_vrp, hp_comware, cisco_ios"]
+
+
+def test_the_cli_stops_at_a_bad_inventory_before_touching_a_switch(site: Path) -> None:
+    """Issue 5's fault "a vid out of range", as the admin meets it: exit 2, file, line, key and message."""
+    from click.testing import CliRunner
+
+    from dcops.cli import main
+
+    edit(site, "agencies.yml", "  vid: 110\n", "  vid: 4095\n")
+    result = CliRunner().invoke(main, ["extranet", "onboard", "jz-fgw", "--inventory", str(site),
+                                       "--state", str(site / "extranet.db")])
+    assert result.exit_code == 2
+    assert result.output.replace(f"{site}{os.sep}", "") == (
+        "agencies.yml:13: agencies[0] (jz-zfb).vid: 4095 is out of range 1..4094\n"
+        f"1 error(s) in {site}\n")
+    assert not (site / "extranet.db").exists()

@@ -134,3 +134,15 @@ def test_a_pin_that_disagrees_with_the_stored_allocation(ipam: IPAM, reference: 
     with pytest.raises(IpamError) as caught:
         moved.allocate("jz-jyj")
     assert str(caught.value) == "vid 113 of VLAN group jz is allocated to agency jz-fgw"
+
+
+def test_a_pin_that_overlaps_a_stored_allocation(ipam: IPAM, reference: Extranet) -> None:
+    """Issue 5's fault "an overlapping prefix" at run time: the inventory now pins a prefix that IPAM gave another
+    agency (the loader cannot know: it sees pins, not allocations). Nothing is stored."""
+    assert ipam.allocate("jz-fgw").prefix == "10.80.1.96/27"
+    jyj = dataclasses.replace(reference.agencies["jz-jyj"], prefix="10.80.1.96/27")
+    moved = IPAM(ipam.db, dataclasses.replace(reference, agencies={**reference.agencies, "jz-jyj": jyj}))
+    with pytest.raises(IpamError) as caught:
+        moved.allocate("jz-jyj")
+    assert str(caught.value) == "prefix 10.80.1.96/27 overlaps 10.80.1.96/27, allocated to agency jz-fgw"
+    assert moved.get("jz-jyj") is None

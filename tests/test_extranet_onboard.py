@@ -153,16 +153,19 @@ def test_a_switch_lost_in_the_middle_of_its_batch_is_rolled_back_when_it_answers
     assert report.outcomes[other].status == "changed"
 
 
-@pytest.mark.parametrize(("engine", "code"), [("netmiko", "bs-fgj"), ("ansible", "bs-jyj")])
+@pytest.mark.parametrize(("engine", "code", "other"), [("netmiko", "bs-fgj", "yt-jyj"),
+                                                       ("ansible", "bs-jyj", "yt-gaj")])
 def test_a_wrong_password_is_a_clear_error(ctx: Context, x: Extranet, lab: ExtranetLab, engine: str,
-                                           code: str) -> None:
+                                           code: str, other: str) -> None:
     before = lab.running("acc-bs")  # IOS: fake-switches, read over SSH
     bad = dataclasses.replace(x.switches["agg-bs"], password=Secret("switch-aggregation", "wrong"))
     ctx.extranet = dataclasses.replace(x, switches={**x.switches, "agg-bs": bad})
-    o = onboard(ctx, [code], engine=engine).outcomes[code]
+    report = onboard(ctx, [code, other], engine=engine)
+    o = report.outcomes[code]
     assert o.reason == "agg-bs: authentication failed (wrong username or password?)"
     assert {r.switch: r.status for r in o.results} == {"acc-bs": "rolled-back", "agg-bs": "failed"}
     assert lab.running("acc-bs") == before  # `switchport mode access` went too
+    assert report.outcomes[other].status == "changed"
 
 
 def test_cli_onboard_and_audit(ctx: Context, lab: ExtranetLab) -> None:
