@@ -76,7 +76,8 @@ def ansible_engine(x: Extranet, batches: dict[str, list[Unit]], dry_run: bool, c
         inventory = {"all": {
             "hosts": {n: host_vars(x, n, batches[n]) for n in order},
             "vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
-                     "dcops_state": str(ctx.db_path.resolve()), "dcops_stop_file": str(stop_file)}}}
+                     "dcops_state": str(ctx.db_path.resolve()), "dcops_stop_file": str(stop_file),
+                     **({"dcops_job": ctx.job} if ctx.job is not None else {})}}}
 
         def on_event(event: dict[str, Any]) -> bool:
             data = event.get("event_data", {})

@@ -79,9 +79,10 @@ def run_switch(
     on_backup: Callable[[str, str], object] = lambda switch, text: None,
     on_unit: Callable[[UnitResult], None] = lambda result: None,
     stop: Callable[[], bool] = lambda: False,
+    on_step: Callable[[int], object] = lambda done: None,
 ) -> SwitchRun:
     """One switch's batch. `stop()` is asked before each unit: once it says yes, the rest are not tried,
-    and what was applied is still verified and saved."""
+    and what was applied is still verified and saved. `on_step(n)` says n units are through (0: started)."""
     started = time.monotonic()
     run = SwitchRun(switch.name, [])
     if stop():
@@ -99,8 +100,9 @@ def run_switch(
         have = profile.parse(run.backup)
         if not dry_run:
             on_backup(switch.name, run.backup)
+        on_step(0)
         applied: list[tuple[UnitResult, list[Change]]] = []
-        for unit in units:
+        for done, unit in enumerate(units, 1):
             if stop():
                 run.results.append(UnitResult(unit.agency, switch.name, INTERRUPTED, error=STOPPED))
                 continue
@@ -122,6 +124,7 @@ def run_switch(
                             have.pop(c.want.ident, None)
             elif changes:
                 result.status = OK
+            on_step(done)
         if applied:
             _verify(driver, applied, have)
             run.saved = bool(driver.save())
@@ -130,9 +133,9 @@ def run_switch(
         for r in run.results:
             if r.status in (OK, APPLYING) and r.changed:
                 r.status, r.error = FAILED, str(exc)
-        done = {r.agency for r in run.results}
+        tried = {r.agency for r in run.results}
         run.results += [UnitResult(u.agency, switch.name, FAILED, error=str(exc)) for u in units
-                        if u.agency not in done]
+                        if u.agency not in tried]
     finally:
         driver.close()
     return _done(run, started, on_unit)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import getpass
+import json
 import sqlite3
 import threading
 import time
@@ -30,6 +31,7 @@ from pathlib import Path
 from dcops.registry import Registry
 from inventory.model import RETIRED, Extranet, Switch
 
+from . import jobs
 from .ansible_engine import ansible_engine
 from .batch import FAILED, INTERRUPTED, OK, ROLLED_BACK, SwitchRun, Unit, UnitResult, run_switch
 from .driver import DRIVERS, Driver
@@ -113,6 +115,7 @@ class Context:
     clock: Callable[[], float] = time.time
     on_switch: Callable[[SwitchRun], None] = lambda run: None  # a switch finished its batch
     stop: threading.Event = field(default_factory=threading.Event)  # set: finish the unit at hand, start no other
+    job: int | None = None  # the onboard_jobs row this run reports its progress to (jobs.py)
 
     def db(self) -> sqlite3.Connection:
         return connect(self.db_path)
@@ -130,7 +133,8 @@ def netmiko_engine(x: Extranet, batches: dict[str, list[Unit]], dry_run: bool, c
             with switch_lock(ctx.db_path, name):
                 run = run_switch(x.switches[name], batches[name], ctx.connect, dry_run=dry_run,
                                  on_backup=lambda sw, text: backup(db, sw, text, ctx.clock()),
-                                 on_unit=ctx.progress, stop=ctx.stop.is_set)
+                                 on_unit=ctx.progress, stop=ctx.stop.is_set,
+                                 on_step=lambda done: _step(db, ctx.job, name, done))
         finally:
             db.close()
         ctx.on_switch(run)
@@ -217,14 +221,62 @@ def _execute(ctx: Context, action: str, outcomes: dict[str, AgencyOutcome],
     for code, per_switch in wanted.items():
         for switch, facts in per_switch.items():
             batches.setdefault(switch, []).append(Unit(code, facts))
-    runs = ENGINES[engine](ctx.extranet, batches, dry_run, ctx) if batches else []
-    for run in runs:
-        for r in run.results:
-            outcomes[r.agency].results.append(r)
-    if not dry_run:
-        runs += _roll_back(ctx, outcomes, engine)
-        _audit(ctx, action, outcomes)
-    return Report(outcomes, runs, 0.0, dry_run, action)
+    db = ctx.db()
+    job = jobs.start(db, at=ctx.clock(), user=ctx.user, action=action, engine=engine, dry_run=dry_run,
+                     agencies=len(outcomes), switches={n: len(u) for n, u in batches.items()})
+    db.close()
+    shown, outer = ctx.on_switch, ctx
+
+    def on_switch(run: SwitchRun) -> None:
+        _record(outer, job, run)
+        shown(run)
+
+    ctx = dataclasses.replace(ctx, job=job, on_switch=on_switch)
+    runs: list[SwitchRun] = []
+    report = Report(outcomes, runs, 0.0, dry_run, action)
+    finished = False
+    try:
+        runs += ENGINES[engine](ctx.extranet, batches, dry_run, ctx) if batches else []
+        for run in runs:
+            for r in run.results:
+                outcomes[r.agency].results.append(r)
+        if not dry_run:
+            forward = list(runs)
+            runs += _roll_back(ctx, outcomes, engine)
+            _audit(ctx, action, outcomes)
+            for run in forward:  # the switches' results as they stand after the rollback
+                _record(ctx, job, run)
+        finished = True
+    finally:
+        _finish(ctx, job, report, crashed=not finished)
+    return report
+
+
+def _step(db: sqlite3.Connection, job: int | None, switch: str, done: int) -> None:
+    if job is not None:
+        jobs.step(db, job, switch, done)
+
+
+def _record(ctx: Context, job: int, run: SwitchRun) -> None:
+    counts: dict[str, int] = {}
+    for r in run.results:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    failed = run.error or any(r.status == FAILED for r in run.results)
+    db = ctx.db()
+    jobs.switch_done(db, job, run.switch, status=jobs.FAILED if failed else jobs.DONE,
+                     results=json.dumps(counts, sort_keys=True), seconds=round(run.seconds, 2), error=run.error)
+    db.close()
+
+
+def _finish(ctx: Context, job: int, report: Report, crashed: bool) -> None:
+    status = (jobs.FAILED if crashed or (report.failed and not report.interrupted) else
+              jobs.INTERRUPTED if report.interrupted else jobs.DONE)
+    summary = {"agencies": len(report.outcomes), "failed": len(report.failed) - len(report.interrupted),
+               "interrupted": len(report.interrupted), "changes": report.changes}
+    summary["ok"] = summary["agencies"] - summary["failed"] - summary["interrupted"]
+    db = ctx.db()
+    jobs.finish(db, job, at=ctx.clock(), status=status, summary=json.dumps(summary, sort_keys=True))
+    db.close()
 
 
 def _roll_back(ctx: Context, outcomes: dict[str, AgencyOutcome], engine: str) -> list[SwitchRun]:

@@ -2,7 +2,8 @@
 
 Tables: `vlan_alloc` and `prefix_alloc` (IPAM), `onboarded` (agencies live on their
 switches), `backups` (running configurations per switch, with history), `audit` (who
-changed what, when, with what result). An interrupted bulk run resumes by running it again:
+changed what, when, with what result), `onboard_jobs` and `onboard_job_switches` (each
+run's progress per switch, jobs.py). An interrupted bulk run resumes by running it again:
 every switch is diffed against its running configuration, so what is done shows 0 changes.
 Every caller opens its own connection (one per thread); writers wait up to 30 s.
 """
@@ -15,6 +16,8 @@ import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+
+from . import jobs
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS vlan_alloc (
@@ -31,7 +34,7 @@ CREATE INDEX IF NOT EXISTS backups_switch ON backups (switch, id);
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY, at REAL NOT NULL, user TEXT NOT NULL, action TEXT NOT NULL,
     agency TEXT NOT NULL, switch TEXT NOT NULL, result TEXT NOT NULL, detail TEXT NOT NULL);
-"""
+""" + jobs.SCHEMA
 
 
 def var_dir(environ: Mapping[str, str] | None = None) -> Path:

@@ -18,6 +18,7 @@ from typing import Any
 from dcops.secrets import Secret
 from inventory.model import Switch
 
+from . import jobs
 from .batch import OK, run_switch
 from .driver import DRIVERS
 from .state import backup, connect, switch_lock
@@ -42,6 +43,10 @@ def switch_task(params: dict[str, Any], *, check_mode: bool) -> dict[str, Any]:
         if db is not None:
             backup(db, name, text, time.time())
 
+    def on_step(done: int) -> None:
+        if db is not None and params.get("job") is not None:
+            jobs.step(db, int(params["job"]), switch.name, done)
+
     def stop() -> bool:
         return bool(stop_file) and Path(str(stop_file)).exists()
 
@@ -49,7 +54,7 @@ def switch_task(params: dict[str, Any], *, check_mode: bool) -> dict[str, Any]:
     try:
         with lock:
             run = run_switch(switch, units, DRIVERS[params.get("driver") or "netmiko"], dry_run=check_mode,
-                             on_backup=on_backup, stop=stop)
+                             on_backup=on_backup, stop=stop, on_step=on_step)
     finally:
         if db is not None:
             db.close()

@@ -10,6 +10,7 @@ test left anything half-applied.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -20,6 +21,8 @@ from dcops.cli import main
 from dcops.secrets import Secret
 from inventory.model import Extranet
 from lab.extranet.testing import ExtranetLab, serve_lab
+from playbooks import jobs
+from playbooks.batch import SwitchRun
 from playbooks.onboard import Context, onboard
 from playbooks.state import connect
 
@@ -111,6 +114,28 @@ def test_a_rejected_command_rolls_every_switch_back(ctx: Context, lab: ExtranetL
     assert [(r.switch, r.status) for r in o.rollback] == [("acc-jz-2", "ok")]
     assert configs(lab, *before) == before  # nothing half-applied, anywhere
     assert report.outcomes[other].status == "changed"  # the independent rest of the batch carried on
+    job = jobs.recent(ctx.db(), 1)[0]  # what the panel shows of this run
+    assert (job.status, job.engine, job.done, job.units) == ("failed", engine, 4, 4)
+    assert json.loads(job.summary) == {"agencies": 2, "ok": 1, "failed": 1, "interrupted": 0, "changes": 7}
+    assert {s.switch: (s.status, json.loads(s.results)) for s in job.switches} == {
+        "acc-jz-2": ("done", {"rolled-back": 1}), "core-jz": ("done", {"rolled-back": 1}),
+        "acc-qs": ("done", {"ok": 1}), "agg-qs": ("done", {"ok": 1})}
+
+
+def test_a_job_shows_each_switch_as_it_finishes(ctx: Context) -> None:
+    seen: list[tuple[str, str, dict[str, str]]] = []
+
+    def look(run: SwitchRun) -> None:  # while the run goes on, as the panel would read it
+        job = jobs.recent(ctx.db(), 1)[0]
+        seen.append((run.switch, job.status, {s.switch: s.status for s in job.switches}))
+
+    ctx.workers, ctx.on_switch = 1, look
+    onboard(ctx, ["yt-mzj"])
+    assert seen == [("acc-yt", "running", {"acc-yt": "done", "agg-yt": "waiting"}),
+                    ("agg-yt", "running", {"acc-yt": "done", "agg-yt": "done"})]
+    job = jobs.recent(ctx.db(), 1)[0]
+    assert (job.status, job.action, job.user, job.dry_run, job.percent) == ("done", "onboard", "tester", False, 100)
+    assert [(s.switch, json.loads(s.results)) for s in job.switches] == [("acc-yt", {"ok": 1}), ("agg-yt", {"ok": 1})]
 
 
 def test_an_unreachable_switch_fails_its_agencies_and_the_rest_carries_on(ctx: Context, lab: ExtranetLab) -> None:

@@ -26,6 +26,9 @@ options:
   stop_file:
     description: When this file exists, no further unit is started.
     type: path
+  job:
+    description: The dcops job (in the state database) whose progress this switch reports, unit by unit.
+    type: int
   driver:
     description: The dcops switch driver.
     type: str
@@ -48,6 +51,7 @@ def main() -> None:
             "units": {"type": "list", "elements": "dict", "required": True},
             "state": {"type": "path"},
             "stop_file": {"type": "path"},
+            "job": {"type": "int"},
             "driver": {"type": "str", "default": "netmiko"},
         },
         supports_check_mode=True,
