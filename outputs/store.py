@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+from dcops.sqlite import Database
 from dcops.types import PollReport, Sample, TrapEvent
 
 SCHEMA = """
@@ -90,30 +91,18 @@ class Store:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.retention = retention
         self.clock = clock
-        self._local = threading.local()
+        self._db = Database(self.path, SCHEMA)
         self._write_lock = threading.Lock()
         self._series_ids: dict[tuple[str, str, str], int] = {}
         self._last_prune = 0.0
-        with self._write_lock:
-            self._conn().executescript(SCHEMA)
 
     def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            self._local.conn = conn
-        return conn
+        return self._db.conn()
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        self._db.close()
 
     # ------------------------------------------------------------- writing
 
