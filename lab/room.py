@@ -8,13 +8,12 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 
 from inventory.model import Device, Inventory
 
 from .model import MODELLED, Faults, RoomModel, RoomState
 from .recordings import Agent, render
-from .snmpsim import RECORDING_SUFFIX, SnmpSim, write_recording
+from .snmpsim import RECORDING_SUFFIX, SnmpSim, StartStop, write_recording
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +40,7 @@ def _unsafe_community(community: str) -> str | None:
     return None
 
 
-class VirtualRoom:
+class VirtualRoom(StartStop):
     """Writes one recording per served device from the model, now or every `interval` seconds.
 
     A device is served when the lab models its class and it speaks SNMP v1/v2c;
@@ -147,17 +146,9 @@ class VirtualRoom:
         if thread is not None:
             thread.join()
 
-    def __enter__(self) -> VirtualRoom:
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
 
-class LabRunner:
+class LabRunner(StartStop):
     """The whole lab: render the room, start snmpsim on its addresses, keep it fresh; stop both.
 
     >>> with LabRunner(inventory, tmp_path) as lab:   # doctest: +SKIP
@@ -209,11 +200,3 @@ class LabRunner:
             if self.agent is not None:
                 self.agent.stop()
 
-    def __enter__(self) -> LabRunner:
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()

@@ -37,7 +37,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from pyasn1.codec.ber import decoder, encoder
 from pysnmp.proto import api
@@ -47,6 +47,7 @@ RESPONDER = "snmpsim-command-responder"
 RECORDING_SUFFIX = ".snmprec"
 
 
+_S = TypeVar("_S", bound="StartStop")
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
@@ -61,6 +62,25 @@ def die_with_parent() -> None:
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     except (OSError, AttributeError):
         pass  # not Linux: stop() and atexit still clean up
+
+
+class StartStop:
+    """`with thing:` starts it and always stops it (snmpsim, the virtual room, the whole lab)."""
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self: _S) -> _S:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
 
 
 class SnmpSimError(RuntimeError):
@@ -156,7 +176,7 @@ class V3User:
         return args
 
 
-class SnmpSim:
+class SnmpSim(StartStop):
     """One `snmpsim-command-responder` child serving `data_dir` on every endpoint.
 
     Every recording is served on every endpoint (snmpsim picks the file by
@@ -296,11 +316,3 @@ class SnmpSim:
         except OSError:
             return "(no log)"
 
-    def __enter__(self) -> SnmpSim:
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
