@@ -61,6 +61,7 @@ BLUEPRINTS: Final = (
     ".cooling",
     ".history",
     ".devices",
+    ".extranet",
     ".admin",
     ".api",
     ".metrics",

@@ -116,6 +116,7 @@ class Context:
     on_switch: Callable[[SwitchRun], None] = lambda run: None  # a switch finished its batch
     stop: threading.Event = field(default_factory=threading.Event)  # set: finish the unit at hand, start no other
     job: int | None = None  # the onboard_jobs row this run reports its progress to (jobs.py)
+    on_job: Callable[[int], None] = lambda job: None  # the run has its job (the panel then shows it)
 
     def db(self) -> sqlite3.Connection:
         return connect(self.db_path)
@@ -225,6 +226,7 @@ def _execute(ctx: Context, action: str, outcomes: dict[str, AgencyOutcome],
     job = jobs.start(db, at=ctx.clock(), user=ctx.user, action=action, engine=engine, dry_run=dry_run,
                      agencies=len(outcomes), switches={n: len(u) for n, u in batches.items()})
     db.close()
+    ctx.on_job(job)
     shown, outer = ctx.on_switch, ctx
 
     def on_switch(run: SwitchRun) -> None:
@@ -261,10 +263,12 @@ def _record(ctx: Context, job: int, run: SwitchRun) -> None:
     counts: dict[str, int] = {}
     for r in run.results:
         counts[r.status] = counts.get(r.status, 0) + 1
-    failed = run.error or any(r.status == FAILED for r in run.results)
+    # the switch failed a unit itself (not rolled back because another switch did)
+    caused = [r for r in run.results if r.status in (FAILED, ROLLED_BACK) and not r.error.startswith(BECAUSE)]
+    error = run.error or (f"{caused[0].agency}: {caused[0].error}" if caused else "")
     db = ctx.db()
-    jobs.switch_done(db, job, run.switch, status=jobs.FAILED if failed else jobs.DONE,
-                     results=json.dumps(counts, sort_keys=True), seconds=round(run.seconds, 2), error=run.error)
+    jobs.switch_done(db, job, run.switch, status=jobs.FAILED if error else jobs.DONE,
+                     results=json.dumps(counts, sort_keys=True), seconds=round(run.seconds, 2), error=error)
     db.close()
 
 

@@ -117,9 +117,10 @@ def test_a_rejected_command_rolls_every_switch_back(ctx: Context, lab: ExtranetL
     job = jobs.recent(ctx.db(), 1)[0]  # what the panel shows of this run
     assert (job.status, job.engine, job.done, job.units) == ("failed", engine, 4, 4)
     assert json.loads(job.summary) == {"agencies": 2, "ok": 1, "failed": 1, "interrupted": 0, "changes": 7}
-    assert {s.switch: (s.status, json.loads(s.results)) for s in job.switches} == {
-        "acc-jz-2": ("done", {"rolled-back": 1}), "core-jz": ("done", {"rolled-back": 1}),
-        "acc-qs": ("done", {"ok": 1}), "agg-qs": ("done", {"ok": 1})}
+    assert {s.switch: (s.status, json.loads(s.results), s.error) for s in job.switches} == {
+        "acc-jz-2": ("done", {"rolled-back": 1}, ""),
+        "core-jz": ("failed", {"rolled-back": 1}, f"{code}: {results['core-jz'].error}"),
+        "acc-qs": ("done", {"ok": 1}, ""), "agg-qs": ("done", {"ok": 1}, "")}
 
 
 def test_a_job_shows_each_switch_as_it_finishes(ctx: Context) -> None:
