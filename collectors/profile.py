@@ -140,7 +140,7 @@ def _value(rd: Reading, raw: Value) -> float | None:
 
 
 def _one(rd: Reading, profile: str, device: str, rows: _Row, index: str, raw: Value, ts: float) -> Measured | None:
-    if not all(w.allows(_number(rows.get(rd, w.column, index))) for w in rd.when):
+    if rd.when and not all(w.allows(_number(rows.get(rd, w.column, index))) for w in rd.when):
         return None
     kind = _kind(rd, rows, index)
     num = _value(rd, raw)

@@ -60,7 +60,7 @@ class SnmpTransport(Protocol):
 
 
 def oid_tuple(oid: str) -> tuple[int, ...]:
-    return tuple(int(x) for x in oid.strip(".").split("."))
+    return tuple(map(int, oid.strip(".").split(".")))
 
 
 def to_python(value: object) -> Value:

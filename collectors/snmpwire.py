@@ -112,9 +112,15 @@ def _header(data: bytes, i: int, end: int) -> tuple[int, int, int]:
     return tag, i, i + length
 
 
+def _head(first: int) -> str:
+    return f"0.{first}" if first < 40 else f"1.{first - 40}" if first < 80 else f"2.{first - 80}"
+
+
 def decode_oid(body: bytes) -> str:
     if not body:
         raise DecodeError("empty OID")
+    if max(body) < 0x80:  # every arc fits in one byte: the common case, done in C
+        return ".".join((_head(body[0]), *map(str, body[1:])))
     arcs: list[int] = []
     value = 0
     for b in body:
