@@ -188,10 +188,13 @@ class AlertStore:
             return [tuple(r) for r in self._rows(  # type: ignore[misc]
                 "SELECT ts, incident, alert, event, detail FROM alert_history WHERE alert=? ORDER BY id LIMIT ?",
                 (alert, limit))]
-        if incident is not None:
+        if incident is not None:  # with what its alerts did the day before they joined it (pending)
+            inc = self.incident(incident)
+            opened = inc.opened_at if inc is not None else 0.0
             return [tuple(r) for r in self._rows(  # type: ignore[misc]
-                "SELECT ts, incident, alert, event, detail FROM alert_history WHERE incident=? ORDER BY id "
-                "LIMIT ?", (incident, limit))]
+                "SELECT ts, incident, alert, event, detail FROM alert_history WHERE incident=? OR (incident=0 "
+                "AND ts BETWEEN ? AND ? AND alert IN (SELECT alert FROM alert_history WHERE incident=? AND "
+                "alert != '')) ORDER BY id LIMIT ?", (incident, opened - 86400, opened, incident, limit))]
         return [tuple(r) for r in self._rows(  # type: ignore[misc]
             "SELECT ts, incident, alert, event, detail FROM alert_history ORDER BY id DESC LIMIT ?", (limit,))]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from bench import BENCHMARKS, Result
+from bench import alerts as _alerts  # noqa: F401  (registers itself)
 from bench import devices as _devices  # noqa: F401  (registers itself)
 from bench import extranet as _extranet  # noqa: F401  (registers itself)
 from bench import panel as _panel  # noqa: F401  (registers itself)

@@ -60,6 +60,7 @@ BLUEPRINTS: Final = (
     ".power",
     ".cooling",
     ".history",
+    ".alerts",
     ".devices",
     ".extranet",
     ".admin",
