@@ -118,7 +118,8 @@ def list_(store_path: Path | None) -> None:
     incidents = store.incidents(state=OPEN)
     for inc in incidents:
         acked = f"acknowledged by {inc.acked_by}" if inc.acked_by else "not acknowledged"
-        click.echo(f"#{inc.id} {inc.group_key} {inc.severity or '-'} (level {inc.level + 1}, {acked}) {inc.title}")
+        level = f"level {inc.level + 1}" if inc.level >= 0 else "not notified yet"
+        click.echo(f"#{inc.id} {inc.group_key} {inc.severity or '-'} ({level}, {acked}) {inc.title}")
         for line in alerts_by_incident.get(inc.id, []):
             click.echo(line)
     for line in pending:

@@ -119,6 +119,7 @@ class Engine:
                 (self._agg_by_metric if r.aggregate else self._by_metric).setdefault(r.metric, []).append(r)
         self._changes: list[tuple[str, tuple[Any, ...]]] = []
         self._last_values: dict[SeriesKey, float] = {}
+        self._siblings: dict[tuple[str, str], list[SeriesKey]] = {}  # a device's series of one metric
         self._last_maintenance = 0.0
         self._working: tuple[int, bool] = (-1, False)
         self.incidents = Incidents(self, submit)
@@ -218,6 +219,7 @@ class Engine:
             interval = (dev.interval if dev is not None and dev.interval else None) or self.interval
             info = _Series(labels, rules, aggs, interval, rating=dev.rating if dev is not None else None)
             self.series[key] = info
+            self._siblings.setdefault((s.device, s.metric), []).append(key)
         return info
 
     def _alert(self, rule: Rule, labels: dict[str, str]) -> Alert:
@@ -267,8 +269,9 @@ class Engine:
         """Compare the device's series of this metric that differ only in `across` (the latest of each)."""
         others = {k: v for k, v in info.labels.items() if k != rule.across}
         values = []
-        for key, other in self.series.items():
-            if key[0] == s.device and key[1] == s.metric and rule in other.rules:
+        for key in self._siblings.get((s.device, s.metric), ()):
+            other = self.series[key]
+            if rule in other.rules:
                 if all(other.labels.get(k) == v for k, v in others.items()):
                     values.append(self._last_values.get(key, 0.0) if key != s.key else s.value)
         self._last_values[s.key] = s.value

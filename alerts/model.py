@@ -104,7 +104,6 @@ class Alert:
     acked: bool = False
     incident: int = 0  # the incident it belongs to once firing
     last_seen: float = 0.0  # the last evaluation that found the condition true
-    changed: bool = False  # needs saving
 
     @property
     def key(self) -> str:

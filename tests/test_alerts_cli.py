@@ -50,7 +50,7 @@ def test_acknowledge_from_the_command_line(tmp_path: Path) -> None:
     assert (code, out) == (0, f"acknowledgement of incident {inc.id} recorded; the engine applies it when it runs\n")
     assert store.pending_commands() == [(1, "ack", {"by": "王伟", "incident": inc.id, "note": "已到现场"})]
     code, out = run("alerts", "list", "--store", str(db))
-    assert (code, out) == (0, f"#{inc.id} room=room-1,category=safety - (level 0, not acknowledged) \n")
+    assert (code, out) == (0, f"#{inc.id} room=room-1,category=safety - (not notified yet, not acknowledged) \n")
     assert run("alerts", "ack", "0", "--by", "x", "--store", str(db))[0] == 2
 
 

@@ -378,3 +378,34 @@ def test_a_device_the_inventory_does_not_know_is_evaluated_without_a_crash(tmp_p
     room.feed(("ghost", "env_temperature_celsius", 40.0, PROBE))
     room.at(60)
     assert [a.rule.name for a in room.engine.snapshot()] == ["device-down"]
+
+
+def test_phase_imbalance_compares_a_devices_lines(tmp_path: Path) -> None:
+    room = Room(tmp_path, ["ups-phase-imbalance"])
+
+    def lines(*amps: float) -> None:
+        room.feed(*(("ups-a", "ups_output_current_amperes", a, (("line", str(i + 1)),)) for i, a in enumerate(amps)))
+
+    lines(100.0, 100.0, 60.0)  # (max - min) / max = 40 %
+    room.at(600)
+    lines(100.0, 100.0, 60.0)
+    room.at(0.5)
+    assert room.titles() == [("firing", "【告警】警告 一号机房 · 供电：ups-a 三相输出电流不平衡 40%")]
+    lines(100.0, 100.0, 73.0)  # 27 %: under 30 % but over the clear threshold 25 %
+    room.at(1)
+    assert room.log() == []
+    lines(100.0, 100.0, 80.0)
+    room.at(1)
+    assert [k for k, _ in room.titles()] == ["resolved"]
+
+
+def test_pdu_current_against_its_rating(tmp_path: Path) -> None:
+    room = Room(tmp_path, ["pdu-current-high"])
+    room.feed(("pdu-A01-a", "pdu_phase_current_amperes", 25.0, (("phase", "1"),)))  # 78 % of 32 A
+    room.at(300)
+    assert room.engine.snapshot() == []
+    room.feed(("pdu-A01-a", "pdu_phase_current_amperes", 26.0, (("phase", "1"),)))
+    room.at(300)
+    room.at(0.5)
+    assert room.titles() == [("firing", "【告警】警告 一号机房 · 供电：A01 机柜 pdu-A01-a 电流 26.0 A，超过额定的 80%"
+                                         "（25.6 A）")]
