@@ -380,8 +380,8 @@ class Engine:
         by_name = {r.name: r for r in self.rules}
         for row in self.store.alerts():
             rule = by_name.get(row["rule"])
-            if rule is None:  # the rule was removed: its alert ends with it
-                self._changes.append(self.store.alert_delete(row["key"]))
+            if rule is None or row["state"] != FIRING:  # a removed rule's alert ends with it; a pending one
+                self._changes.append(self.store.alert_delete(row["key"]))  # waits for fresh samples again
                 continue
             a = Alert(rule, row["labels"], state=row["state"], value=row["value"], active_since=row["active_since"],
                       fired_at=row["fired_at"], latched=row["latched"], acked=row["acked"],
