@@ -409,3 +409,13 @@ def test_pdu_current_against_its_rating(tmp_path: Path) -> None:
     room.at(0.5)
     assert room.titles() == [("firing", "【告警】警告 一号机房 · 供电：A01 机柜 pdu-A01-a 电流 26.0 A，超过额定的 80%"
                                          "（25.6 A）")]
+
+
+def test_a_pending_alert_does_not_fire_on_old_facts_after_a_restart(tmp_path: Path) -> None:
+    room = Room(tmp_path, ["inlet-temperature-high"])
+    room.feed(temp("A01", 28.0))
+    room.at(60)  # pending, halfway through its 2 minutes
+    room.engine.store.close()
+    room.engine = room.start()
+    room.at(3600)  # an hour later, no sample since: nothing fires
+    assert room.engine.snapshot() == [] and room.log() == []
