@@ -10,6 +10,7 @@ from bench import devices as _devices  # noqa: F401  (registers itself)
 from bench import extranet as _extranet  # noqa: F401  (registers itself)
 from bench import panel as _panel  # noqa: F401  (registers itself)
 from bench import poll as _poll  # noqa: F401  (registers itself)
+from bench import scale as _scale  # noqa: F401
 from bench import speed as _speed  # noqa: F401
 
 
