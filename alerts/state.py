@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dcops.sqlite import Database
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS alert_alerts (
     key TEXT PRIMARY KEY, rule TEXT NOT NULL, labels TEXT NOT NULL, state TEXT NOT NULL,
@@ -112,27 +114,16 @@ def _dumps(obj: object) -> str:
 class AlertStore:
     def __init__(self, path: Path | str, clock: Callable[[], float] = time.time) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.clock = clock
-        self._local = threading.local()
         self._lock = threading.RLock()
         with self._lock:
-            self._conn().executescript(SCHEMA)
+            self._db = Database(self.path, SCHEMA)
 
     def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            self._local.conn = conn
-        return conn
+        return self._db.conn()
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        self._db.close()
 
     def _write(self, statements: Iterable[tuple[str, tuple[Any, ...]]]) -> list[int]:
         """Run statements in one transaction; return each one's lastrowid."""
