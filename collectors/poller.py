@@ -105,7 +105,6 @@ class Poller:
         self.profiles = dict(profiles if profiles is not None else load_profiles())
         self.clock = clock
         self.state: dict[str, DeviceState] = {d.name: DeviceState() for d in self.devices}
-        self._semaphore: asyncio.Semaphore | None = None
         # confirming polls asked for by the trap receiver (another thread), consumed by run()
         self._requested: set[str] = set()
         self._requests_lock = threading.Lock()
