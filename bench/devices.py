@@ -196,12 +196,12 @@ async def probe_all(port: int, names: Sequence[str], directory: Path = DEVICES) 
     """Probe each recording (community = its base name) on one snmpsim at 127.0.0.1:port."""
     from collectors.probe import present, probe
     from collectors.profile import load_profiles
-    from collectors.snmp import PysnmpTransport, SnmpError, Target
+    from collectors.snmp import SnmpClient, SnmpError, Target
     from dcops.secrets import Secret
     from inventory.model import SnmpCredentials
 
     profiles = list(load_profiles().values())
-    transport = PysnmpTransport()
+    transport = SnmpClient()
     results = []
     try:
         for name in names:

@@ -20,7 +20,7 @@ from pathlib import Path
 from bench import BENCHMARKS, Result, Row
 from collectors.poller import Poller, PollerSettings
 from collectors.profile import Profile, load_profiles
-from collectors.snmp import PysnmpTransport
+from collectors.snmp import SnmpClient
 from inventory import REFERENCE_DIR, load_inventory
 from inventory.model import Device
 from lab import LabRunner, at_address, free_udp_port
@@ -74,7 +74,7 @@ def bench_poll() -> Result:
         cpus: list[float] = []
         samples = oids = 0
         transport = poller.transport
-        assert isinstance(transport, PysnmpTransport)
+        assert isinstance(transport, SnmpClient)
 
         async def rounds() -> None:
             nonlocal samples, oids

@@ -24,7 +24,7 @@ from bench import BENCHMARKS, Result, Row
 from bench.agents import Snmpd, SnmpExporter, exporter_module, need
 from collectors.poller import Poller, PollerSettings
 from collectors.profile import Profile, load_profiles
-from collectors.snmp import PysnmpTransport
+from collectors.snmp import SnmpClient
 from dcops.secrets import Secret
 from inventory.model import Device, Inventory, Site, SnmpCredentials
 
@@ -56,7 +56,7 @@ def _dcops(inventory: Inventory) -> list[tuple[float, float, int]]:
     poller = Poller(inventory, profiles={profile.name: profile},
                     settings=PollerSettings(concurrency=AGENTS, max_repetitions=REPS, timeout=5))
     transport = poller.transport
-    assert isinstance(transport, PysnmpTransport)
+    assert isinstance(transport, SnmpClient)
     out: list[tuple[float, float, int]] = []
 
     async def rounds() -> None:

@@ -76,7 +76,7 @@ def probe(target: str, community: str | None, user: str | None, auth_protocol: s
     from collectors.probe import UnknownDevice, present
     from collectors.probe import probe as run_probe
     from collectors.profile import load_profiles
-    from collectors.snmp import PysnmpTransport, SnmpError, Target
+    from collectors.snmp import SnmpClient, SnmpError, Target
 
     try:
         host, port = parse_target(target)
@@ -94,7 +94,7 @@ def probe(target: str, community: str | None, user: str | None, auth_protocol: s
     else:
         creds = SnmpCredentials(version="2c", community=Secret("community", community or ""))
     address = _resolve(host)
-    transport = PysnmpTransport()
+    transport = SnmpClient()
     profiles = list(load_profiles().values())
 
     async def go() -> Any:

@@ -31,7 +31,7 @@ from .profile import (
     probe_prefixes,
     select,
 )
-from .snmp import PysnmpTransport, SnmpError, SnmpTransport, Target, Value
+from .snmp import SnmpClient, SnmpError, SnmpTransport, Target, Value
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ class Poller:
         self.devices = list(devices if devices is not None else inventory.devices.values())
         self.outputs = list(outputs)
         self.settings = settings or PollerSettings()
-        self.transport = transport or PysnmpTransport()
+        self.transport = transport or SnmpClient()
         self.profiles = dict(profiles if profiles is not None else load_profiles())
         self.clock = clock
         self.state: dict[str, DeviceState] = {d.name: DeviceState() for d in self.devices}

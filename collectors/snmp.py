@@ -93,7 +93,7 @@ MAX_WALK_ROWS = 100_000
 MAX_BULK_VARBINDS = 60
 
 
-class PysnmpTransport:
+class SnmpClient:
     """The production transport.
 
     v1/v2c go over our own codec and UDP client (collectors/snmpwire.py) by

@@ -8,7 +8,7 @@ import dataclasses
 import pytest
 
 from collectors.poller import Poller, PollerSettings
-from collectors.snmp import PysnmpTransport, SnmpError, Target
+from collectors.snmp import SnmpClient, SnmpError, Target
 from dcops.types import PollReport, Sample
 from lab import LabRunner, free_udp_port
 from outputs.store import Store
@@ -112,7 +112,7 @@ def test_a_broken_output_does_not_stop_the_others(running_room: LabRunner) -> No
 
 
 def test_walk_refuses_an_agent_that_returns_non_increasing_oids() -> None:
-    class Looping(PysnmpTransport):
+    class Looping(SnmpClient):
         async def _request(self, target, bulk, oids):  # type: ignore[no-untyped-def, override]
             return [("1.3.6.1.2.1.2.2.1.2.1", "eth0"), ("1.3.6.1.2.1.2.2.1.2.1", "eth0")]
 

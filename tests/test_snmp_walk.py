@@ -18,14 +18,14 @@ from hypothesis import strategies as st
 from pyasn1.codec.ber import decoder, encoder
 from pysnmp.proto import api
 
-from collectors.snmp import END_OF_MIB, MAX_BULK_VARBINDS, PysnmpTransport, SnmpError, Target, oid_tuple
+from collectors.snmp import END_OF_MIB, MAX_BULK_VARBINDS, SnmpClient, SnmpError, Target, oid_tuple
 from dcops.secrets import Secret
 from inventory.model import SnmpCredentials
 
 CREDS = SnmpCredentials("2c", community=Secret("c", "public"))
 
 
-class FakeAgent(PysnmpTransport):
+class FakeAgent(SnmpClient):
     """GETBULK semantics over a dict of OIDs, to test the walk logic alone."""
 
     def __init__(self, mib: dict[str, object], cap: int = 64) -> None:
@@ -52,7 +52,7 @@ class FakeAgent(PysnmpTransport):
         return out[: self.cap]
 
 
-def walk_many(agent: PysnmpTransport, roots: list[str], reps: int = 25) -> dict[str, list[tuple[str, object]]]:
+def walk_many(agent: SnmpClient, roots: list[str], reps: int = 25) -> dict[str, list[tuple[str, object]]]:
     return asyncio.run(agent.walk_many(Target("127.0.0.1", 1, CREDS, max_repetitions=reps), roots))
 
 
@@ -88,7 +88,7 @@ def test_columns_of_one_table_cost_one_request_per_block_of_rows() -> None:
     assert MAX_BULK_VARBINDS <= 64
 
 
-class Scripted(PysnmpTransport):
+class Scripted(SnmpClient):
     """Answers whatever the test scripted, ignoring the request: a lying or broken agent."""
 
     def __init__(self, answers: Iterator[list[tuple[str, object]]]) -> None:
@@ -194,7 +194,7 @@ WIRE_CASES = {
 @pytest.mark.parametrize("case", list(WIRE_CASES))
 def test_garbage_on_the_wire_is_a_timeout_not_a_crash(case: str) -> None:
     responder = Responder(WIRE_CASES[case])
-    transport = PysnmpTransport()
+    transport = SnmpClient()
     target = Target("127.0.0.1", responder.port, CREDS, timeout=0.3, retries=0)
 
     async def run() -> None:
@@ -213,7 +213,7 @@ def test_garbage_on_the_wire_is_a_timeout_not_a_crash(case: str) -> None:
 def test_a_well_formed_answer_from_the_same_socket_is_read() -> None:
     """The control for the cases above: the responder itself speaks correct SNMP."""
     responder = Responder(respond)
-    transport = PysnmpTransport()
+    transport = SnmpClient()
 
     async def run() -> dict[str, object]:
         try:

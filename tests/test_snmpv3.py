@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from collectors.poller import Poller, PollerSettings
-from collectors.snmp import PysnmpTransport, SnmpError, Target
+from collectors.snmp import SnmpClient, SnmpError, Target
 from conftest import copy_reference, free_port, missing, require_command
 from dcops.secrets import Secret
 from inventory import InventoryError, load_inventory
@@ -49,7 +49,7 @@ def v3(user: str, auth: str, auth_key: str, priv_key: str, context: str = "",
 def run(coro_fn: Any, *args: Any) -> Any:
     """Run one transport call on a fresh transport, closing it after."""
     async def main() -> Any:
-        transport = PysnmpTransport()
+        transport = SnmpClient()
         try:
             return await coro_fn(transport, *args)
         finally:
@@ -58,11 +58,11 @@ def run(coro_fn: Any, *args: Any) -> Any:
     return asyncio.run(main())
 
 
-async def _get(t: PysnmpTransport, target: Target, oids: Sequence[str]) -> dict[str, Any]:
+async def _get(t: SnmpClient, target: Target, oids: Sequence[str]) -> dict[str, Any]:
     return await t.get(target, oids)
 
 
-async def _walk(t: PysnmpTransport, target: Target, root: str) -> list[tuple[str, Any]]:
+async def _walk(t: SnmpClient, target: Target, root: str) -> list[tuple[str, Any]]:
     return await t.walk(target, root)
 
 
@@ -155,7 +155,7 @@ def test_two_users_on_one_transport_do_not_mix_their_keys(sim: tuple[SnmpSim, Vi
     _, _, port = sim
     targets = [Target("127.0.0.1", port, v3(u, a, ak, pk, context="lab-ups-a")) for u, a, _, ak, pk in USERS]
 
-    async def both(t: PysnmpTransport) -> list[dict[str, Any]]:
+    async def both(t: SnmpClient) -> list[dict[str, Any]]:
         return list(await asyncio.gather(*(t.get(x, [SYS_UPTIME]) for x in targets * 3)))
 
     answers = run(both)

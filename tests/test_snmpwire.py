@@ -10,7 +10,7 @@ from pyasn1.codec.ber import decoder, encoder
 from pysnmp.proto import api, rfc1902, rfc1905
 
 from collectors.poller import Poller, PollerSettings
-from collectors.snmp import END_OF_MIB, PysnmpTransport, _wire
+from collectors.snmp import END_OF_MIB, SnmpClient, _wire
 from collectors.snmpwire import END, GET, GETBULK, DecodeError, decode_response, encode_request
 from lab import LabRunner
 
@@ -108,7 +108,7 @@ def test_both_wires_read_the_same_room(running_room: LabRunner) -> None:
     inventory = running_room.room.inventory
     readings = {}
     for wire in ("pysnmp", "native"):
-        poller = Poller(inventory, transport=PysnmpTransport(wire), settings=PollerSettings(timeout=2, retries=1))
+        poller = Poller(inventory, transport=SnmpClient(wire), settings=PollerSettings(timeout=2, retries=1))
 
         async def run(p: Poller = poller) -> list:  # type: ignore[type-arg]
             try:
