@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dcops.sqlite import Database
+from dcops.sqlite import Database, where
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS alert_alerts (
@@ -251,16 +251,8 @@ class AlertStore:
                 (incident, kind, channel, _dumps(recipients), _dumps(message), created, PENDING))
 
     def outbox(self, status: str | None = None, incident: int | None = None, limit: int = 1000) -> list[OutboxRow]:
-        where: list[str] = []
-        args: list[Any] = []
-        if status is not None:
-            where.append("status=?")
-            args.append(status)
-        if incident is not None:
-            where.append("incident=?")
-            args.append(incident)
-        sql = "SELECT * FROM alert_outbox" + (" WHERE " + " AND ".join(where) if where else "")
-        rows = self._rows(sql + " ORDER BY id LIMIT ?", (*args, limit))
+        clause, args = where([("status=?", status), ("incident=?", incident)])
+        rows = self._rows("SELECT * FROM alert_outbox" + clause + " ORDER BY id LIMIT ?", (*args, limit))
         return [OutboxRow(r[0], r[1], r[2], r[3], json.loads(r[4]), json.loads(r[5]), *r[6:]) for r in rows]
 
     def outbox_result(self, oid: int, status: str, attempts: int, error: str, sent_at: float = 0.0) -> None:

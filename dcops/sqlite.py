@@ -10,7 +10,16 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Sequence
 from pathlib import Path
+
+
+def where(conditions: Sequence[tuple[str, object | None]]) -> tuple[str, list[object]]:
+    """` WHERE a = ? AND ...` and its arguments, for the (clause, value) pairs whose value is given."""
+    given = [(clause, value) for clause, value in conditions if value is not None]
+    if not given:
+        return "", []
+    return " WHERE " + " AND ".join(clause for clause, _ in given), [value for _, value in given]
 
 
 class Database:

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from dcops.sqlite import Database
+from dcops.sqlite import Database, where
 from dcops.types import PollReport, Sample, TrapEvent
 
 SCHEMA = """
@@ -185,18 +185,9 @@ class Store:
 
     def events(self, device: str | None = None, since: float | None = None, limit: int = 100) -> list[TrapEvent]:
         """The newest trap events first (of one device, and since a time, when given)."""
-        sql = "SELECT device, ts, kind, severity, notification, oid, source, varbinds FROM events"
-        where: list[str] = []
-        args: list[object] = []
-        if device is not None:
-            where.append("device = ?")
-            args.append(device)
-        if since is not None:
-            where.append("ts >= ?")
-            args.append(since)
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY ts DESC, id DESC LIMIT ?"
+        clause, args = where([("device = ?", device), ("ts >= ?", since)])
+        sql = ("SELECT device, ts, kind, severity, notification, oid, source, varbinds FROM events"
+               + clause + " ORDER BY ts DESC, id DESC LIMIT ?")
         return [
             TrapEvent(device=d, ts=ts, kind=k, severity=sev, notification=n, oid=o, source=src,
                       varbinds=tuple((str(a), str(b)) for a, b in json.loads(vb)))
@@ -209,18 +200,9 @@ class Store:
             "SELECT device, kind, severity, count, last_ts FROM event_counts ORDER BY device, kind, severity")]
 
     def latest(self, device: str | None = None, metric: str | None = None) -> list[Sample]:
+        clause, args = where([("s.device = ?", device), ("s.metric = ?", metric)])
         sql = ("SELECT s.device, s.metric, l.value, l.ts, s.unit, s.labels, s.oid, l.text "
-               "FROM latest l JOIN series s ON s.id = l.series_id")
-        where, args = [], []
-        if device is not None:
-            where.append("s.device = ?")
-            args.append(device)
-        if metric is not None:
-            where.append("s.metric = ?")
-            args.append(metric)
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY s.device, s.metric, s.labels"
+               "FROM latest l JOIN series s ON s.id = l.series_id" + clause + " ORDER BY s.device, s.metric, s.labels")
         return [
             Sample(device=d, metric=m, value=v, ts=ts, unit=u,
                    labels=tuple((k, val) for k, val in json.loads(lab)), oid=oid, text=text)
