@@ -61,16 +61,6 @@ class Event(Protocol):
     def severity(self) -> str: ...  # critical, warning, info, or cleared: the condition ended
 
 
-@dataclass(frozen=True)
-class TrapEvent:
-    """An event for tests and tools; the receiver's own type works as well."""
-
-    device: str
-    ts: float
-    kind: str
-    severity: str = "critical"
-
-
 @dataclass
 class _Series:
     labels: dict[str, str]

@@ -26,12 +26,11 @@ from typing import Any
 import yaml
 
 from alerts.config import load_policy
-from alerts.engine import TrapEvent
 from alerts.rules import load_rules
 from alerts.service import Alerting
 from bench import BENCHMARKS, Result, Row
 from dcops.secrets import SecretStore
-from dcops.types import PollReport, Sample
+from dcops.types import PollReport, Sample, TrapEvent
 from inventory import REFERENCE_DIR, load_inventory
 from inventory.model import Inventory
 
@@ -116,9 +115,9 @@ def _dcops_latency(tmp: Path, hook: Hook) -> tuple[list[float], list[float]]:
         base = len(hook.arrivals)
         for i in range(EVENTS):
             t0 = time.time()
-            alerting.event(TrapEvent("leak-1", t0, "leak", "critical"))
+            alerting.event(TrapEvent("leak-1", t0, "leak", "critical", "bench", ""))
             traps.append(hook.wait(base + 3 * i + 1) - t0)
-            alerting.event(TrapEvent("leak-1", time.time(), "leak", "cleared"))  # latched: still firing
+            alerting.event(TrapEvent("leak-1", time.time(), "leak", "cleared", "bench", ""))  # latched: still firing
             incident = alerting.store.incidents(state="open")[0].id
             alerting.engine.ack(incident, "bench")  # the acknowledgement ends it (ack + resolved)
             hook.wait(base + 3 * i + 3)

@@ -11,12 +11,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from alerts.config import Policy, load_policy
-from alerts.engine import Engine, TrapEvent
+from alerts.engine import Engine
 from alerts.oncall import Calendar, Rota, Rotation
 from alerts.rules import RULES_DIR, load_rules
 from alerts.state import AlertStore, OutboxRow
 from dcops.secrets import SecretStore
-from dcops.types import PollReport, Sample
+from dcops.types import PollReport, Sample, TrapEvent
 from inventory import REFERENCE_DIR, load_inventory
 
 CST = ZoneInfo("Asia/Shanghai")
@@ -322,14 +322,14 @@ def test_the_door_alarms_only_outside_working_hours(tmp_path: Path) -> None:
 
 def test_trap_events_fire_at_once_and_a_cleared_trap_ends_them(tmp_path: Path) -> None:
     room = Room(tmp_path, ["ups-on-battery-trap"])
-    room.engine.event(TrapEvent("ups-a", room.now, "on_battery", "critical"))
-    room.engine.event(TrapEvent("ups-a", room.now, "link_down", "warning"))  # no rule for it: ignored
+    room.engine.event(TrapEvent("ups-a", room.now, "on_battery", "critical", "test", ""))
+    room.engine.event(TrapEvent("ups-a", room.now, "link_down", "warning", "test", ""))  # no rule for it: ignored
     room.at(0.5)
     assert room.titles() == [("firing", "【告警】严重 一号机房 · 供电：ups-a 发出电池供电通知（SNMP trap）")]
-    room.engine.event(TrapEvent("ups-a", room.now, "on_battery", "cleared"))
+    room.engine.event(TrapEvent("ups-a", room.now, "on_battery", "cleared", "test", ""))
     room.at(0.1)
     assert [k for k, _ in room.titles()] == ["resolved"]
-    room.engine.event(TrapEvent("ups-b", room.now, "on_battery", "critical"))
+    room.engine.event(TrapEvent("ups-b", room.now, "on_battery", "critical", "test", ""))
     room.at(1)
     room.at(600)  # the clearing trap was lost: it ends by itself after resolve_after
     assert [k for k, _ in room.titles()] == ["firing", "resolved"]
